@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { Image } from '@cdktf/provider-docker/lib/image';
+import { AssetType, TerraformAsset } from 'cdktf';
+import { Construct } from 'constructs';
+
+/** Directory holding the real files that go into images (Dockerfiles, hub config, plugin). */
+export const IMAGES_DIR = resolve(__dirname, '..', 'images');
+
+const IGNORED = new Set(['__pycache__', '.pytest_cache', '.mypy_cache', 'node_modules']);
+
+export interface BuildContextProps {
+  /** Source directory of the build context, e.g. images/hub. */
+  readonly source: string;
+  /**
+   * PEM CA bundle made available to pip/npm inside the build as `ca-bundle.crt`.
+   * @default - an empty ca-bundle.crt: the build uses the base image's trust store
+   */
+  readonly caBundle?: string;
+}
+
+/**
+ * A Docker build context as a cdktf asset: the source directory plus `ca-bundle.crt`, staged
+ * so the asset (and its content hash) depends only on file contents.
+ */
+export class BuildContext extends Construct {
+  /** sha256 over every file's relative path and content. */
+  readonly contentHash: string;
+  /** Path of the context as Terraform sees it (relative to the stack directory). */
+  readonly path: string;
+
+  constructor(scope: Construct, id: string, props: BuildContextProps) {
+    super(scope, id);
+    const files = listFiles(props.source).map((rel) => ({ rel, data: readFileSync(join(props.source, rel)) }));
+    files.push({ rel: 'ca-bundle.crt', data: props.caBundle === undefined ? Buffer.alloc(0) : readFileSync(props.caBundle) });
+    files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+
+    const hash = createHash('sha256');
+    for (const f of files) hash.update(`${f.rel}\0${f.data.length}\0`).update(f.data);
+    this.contentHash = hash.digest('hex');
+
+    const staged = join(tmpdir(), 'jupyterhub-lti-stack-contexts', this.contentHash);
+    if (!existsSync(staged)) {
+      const partial = `${staged}.${process.pid}.partial`;
+      rmSync(partial, { recursive: true, force: true });
+      for (const f of files) {
+        mkdirSync(join(partial, f.rel, '..'), { recursive: true });
+        writeFileSync(join(partial, f.rel), f.data);
+      }
+      try {
+        renameSync(partial, staged);
+      } catch {
+        rmSync(partial, { recursive: true, force: true }); // another synth staged it first
+      }
+    }
+    const asset = new TerraformAsset(this, 'asset', { path: staged, type: AssetType.DIRECTORY, assetHash: this.contentHash.slice(0, 16) });
+    this.path = asset.path;
+  }
+}
+
+function listFiles(dir: string, base = dir): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    if (IGNORED.has(name) || name.endsWith('.pyc')) return [];
+    const full = join(dir, name);
+    return statSync(full).isDirectory() ? listFiles(full, base) : [relative(base, full)];
+  });
+}
+
+export interface BuiltImageProps {
+  readonly context: BuildContext;
+  /** Build arguments; part of the image's identity. */
+  readonly buildArgs: Readonly<Record<string, string>>;
+  /** Image name; receives the first 12 hex digits of the identity hash as its tag. */
+  readonly name: (hash: string) => string;
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * A docker_image built from a BuildContext. The provider never hashes the context, so the
+ * hash of context + build args goes into both the tag and `triggers`: changing a file rebuilds
+ * the image, and nothing else does.
+ */
+export class BuiltImage extends Construct {
+  readonly image: Image;
+  /** Full name with tag, e.g. jhlti/demo-hub:0123456789ab. */
+  readonly name: string;
+  readonly identityHash: string;
+
+  constructor(scope: Construct, id: string, props: BuiltImageProps) {
+    super(scope, id);
+    const args = Object.keys(props.buildArgs).sort().map((k) => `${k}=${props.buildArgs[k]}`);
+    this.identityHash = createHash('sha256').update(props.context.contentHash).update('\0').update(args.join('\0')).digest('hex');
+    this.name = props.name(this.identityHash);
+    this.image = new Image(this, 'image', {
+      name: this.name,
+      keepLocally: false,
+      triggers: { context_sha256: props.context.contentHash, identity_sha256: this.identityHash },
+      buildAttribute: {
+        context: props.context.path,
+        dockerfile: 'Dockerfile',
+        buildArgs: { ...props.buildArgs },
+        label: { 'org.jupyterhub-lti-stack.identity': this.identityHash, ...props.labels },
+        remove: true,
+        forceRemove: true,
+      },
+    });
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Pinned default images. `official` are the upstream images a real deployment pulls;
+ * `local` are the stand-ins that `.ci/setup` builds from a debootstrapped Debian with the
+ * same contract, for machines that reach no container registry (CI, air-gapped sites).
+ */
+import type { CourseConfig } from './schema';
+
+/** The JupyterHub version the hub image and the notebook images' singleuser server share. */
+export const JUPYTERHUB_VERSION = '5.5.4';
+export const CHP_VERSION = '5.3.0';
+
+export type ImageProfile = 'official' | 'local';
+
+interface ProfileImages {
+  readonly hubBase: string;
+  readonly proxy: string;
+  /** Notebook base per kernel set; undefined when the profile has no such image. */
+  readonly notebook: Readonly<Record<'python' | 'r' | 'julia' | 'datascience', string | undefined>>;
+}
+
+export const PROFILES: Readonly<Record<ImageProfile, ProfileImages>> = {
+  official: {
+    hubBase: `quay.io/jupyterhub/jupyterhub:${JUPYTERHUB_VERSION}`,
+    proxy: `quay.io/jupyterhub/configurable-http-proxy:${CHP_VERSION}`,
+    notebook: {
+      python: `quay.io/jupyter/scipy-notebook:hub-${JUPYTERHUB_VERSION}`,
+      r: `quay.io/jupyter/r-notebook:hub-${JUPYTERHUB_VERSION}`,
+      julia: `quay.io/jupyter/julia-notebook:hub-${JUPYTERHUB_VERSION}`,
+      datascience: `quay.io/jupyter/datascience-notebook:hub-${JUPYTERHUB_VERSION}`,
+    },
+  },
+  local: {
+    hubBase: `localhost/jhlti-stand-in/jupyterhub:${JUPYTERHUB_VERSION}`,
+    proxy: `localhost/jhlti-stand-in/configurable-http-proxy:${CHP_VERSION}`,
+    notebook: {
+      python: `localhost/jhlti-stand-in/base-notebook:hub-${JUPYTERHUB_VERSION}`,
+      r: undefined,
+      julia: undefined,
+      datascience: undefined,
+    },
+  },
+};
+
+/** Which docker-stacks flavour carries a course's kernels. */
+export function notebookFlavour(kernels: CourseConfig['kernels']): keyof ProfileImages['notebook'] {
+  const r = kernels.includes('r');
+  const julia = kernels.includes('julia');
+  if (r && julia) return 'datascience';
+  if (r) return 'r';
+  if (julia) return 'julia';
+  return 'python';
+}
+
+/** Reads JHLTI_BASE_IMAGES; anything but "official"/"local" is a config error upstream. */
+export function profileFromEnv(value: string | undefined): ImageProfile | undefined {
+  if (value === undefined || value === '' || value === 'official') return 'official';
+  if (value === 'local') return 'local';
+  return undefined;
+}

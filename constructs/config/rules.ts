@@ -1,0 +1,217 @@
+/**
+ * Cross-field rules the schema alone cannot express, and resolution of defaults that depend
+ * on other fields (images from the profile, grader uids, files relative to the config).
+ */
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { ConfigIssue } from './errors';
+import { ImageProfile, PROFILES, notebookFlavour } from './images';
+import type { Config, CourseConfig, EnvironmentConfig } from './schema';
+
+export interface ResolvedCourse extends CourseConfig {
+  readonly notebookBase: string;
+  readonly graderUid: number;
+}
+
+export interface ResolvedTls {
+  readonly mode: 'self-signed' | 'provided';
+  readonly algorithm: 'ECDSA' | 'RSA';
+  readonly ecdsaCurve: 'P256' | 'P384';
+  readonly rsaBits: number;
+  readonly validityDays: number;
+  /** Absolute paths, provided mode only. */
+  readonly certFile?: string;
+  readonly keyFile?: string;
+}
+
+export interface ResolvedEnvironment extends Omit<EnvironmentConfig, 'courses' | 'images' | 'tls'> {
+  readonly images: { readonly hubBase: string; readonly proxy: string; readonly caBundle?: string };
+  readonly tls: ResolvedTls;
+  readonly courses: readonly ResolvedCourse[];
+}
+
+export interface ResolvedConfig {
+  readonly version: 1;
+  readonly imageProfile: ImageProfile;
+  readonly environments: readonly ResolvedEnvironment[];
+}
+
+/** Stable default grader uid in [2000, 19000): FNV-1a of the course id. */
+export function defaultGraderUid(courseId: string): number {
+  let hash = 0x811c9dc5;
+  for (const ch of Buffer.from(courseId, 'utf8')) {
+    hash ^= ch;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return 2000 + (hash % 17000);
+}
+
+export function applyRules(config: Config, profile: ImageProfile, baseDir: string): { resolved: ResolvedConfig; issues: ConfigIssue[] } {
+  const issues: ConfigIssue[] = [];
+  const add = (path: string, message: string, value?: unknown) => issues.push({ path, message, value });
+  const file = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+
+  const resolvedEnvs: ResolvedEnvironment[] = [];
+  const names = new Map<string, number>();
+  const statePaths = new Map<string, number>();
+  config.environments.forEach((env, i) => {
+    const at = `environments[${i}]`;
+    const first = names.get(env.name);
+    if (first !== undefined) add(`${at}.name`, `environment name already used by environments[${first}]; names must be unique`, env.name);
+    else names.set(env.name, i);
+
+    if (env.state.backend === 'local') {
+      const p = env.state.path ?? `../../../state/${env.name}.tfstate`;
+      const other = statePaths.get(p);
+      if (other !== undefined) add(`${at}.state.path`, `state file already used by environments[${other}]; two stacks must never share state`, p);
+      else statePaths.set(p, i);
+    }
+
+    config.environments.slice(0, i).forEach((prev, j) => {
+      const overlap = prev.bindAddress === env.bindAddress || prev.bindAddress === '0.0.0.0' || env.bindAddress === '0.0.0.0';
+      if (prev.port === env.port && overlap) {
+        add(`${at}.port`, `port ${env.port} on ${env.bindAddress} collides with environments[${j}] ("${prev.name}", ${prev.bindAddress}:${prev.port}); give each environment its own port`, env.port);
+      }
+    });
+
+    if (!env.lti11.enabled && !env.lti13.enabled) add(`${at}.lti11.enabled`, 'both LTI 1.1 and LTI 1.3 are off, so nobody can log in; enable at least one', false);
+    if (env.lti13.enabled) {
+      for (const key of ['issuer', 'authorizeUrl', 'jwksUrl'] as const) {
+        if (env.lti13[key] === undefined) add(`${at}.lti13.${key}`, `required when lti13.enabled is true; copy it from the platform's LTI 1.3 registration`);
+      }
+      if (env.lti13.clientIds.length === 0) add(`${at}.lti13.clientIds`, 'list at least one client id issued by the platform', []);
+    }
+
+    if (env.embedding.mode === 'iframe' && env.embedding.allowedOrigins.length === 0) {
+      add(`${at}.embedding.allowedOrigins`, 'iframe mode needs the LMS origin(s) allowed to frame the hub, e.g. ["https://lms.example.edu"]', []);
+    }
+    if (env.embedding.mode === 'window' && env.embedding.allowedOrigins.length > 0) {
+      add(`${at}.embedding.allowedOrigins`, 'only used with embedding.mode "iframe"; remove it or set mode to "iframe"', env.embedding.allowedOrigins);
+    }
+    env.embedding.allowedOrigins.forEach((o, k) => {
+      if (!isOrigin(o)) add(`${at}.embedding.allowedOrigins[${k}]`, 'must be an https origin without path, e.g. "https://lms.example.edu"', o);
+    });
+
+    let tls: ResolvedTls;
+    if (env.tls.mode === 'provided') {
+      const certFile = file(env.tls.certFile);
+      const keyFile = file(env.tls.keyFile);
+      checkProvidedTls(`${at}.tls`, env.tls.certFile, certFile, env.tls.keyFile, keyFile, env.hostname, add);
+      tls = { mode: 'provided', algorithm: 'ECDSA', ecdsaCurve: 'P256', rsaBits: 3072, validityDays: 0, certFile, keyFile };
+    } else {
+      tls = { ...env.tls };
+    }
+
+    let caBundle: string | undefined;
+    if (env.images.caBundle !== undefined) {
+      caBundle = file(env.images.caBundle);
+      if (!isReadableFile(caBundle)) add(`${at}.images.caBundle`, `file not found (${caBundle}); point it at a PEM CA bundle such as /etc/ssl/certs/ca-certificates.crt`, env.images.caBundle);
+      else if (!readFileSync(caBundle, 'utf8').includes('-----BEGIN CERTIFICATE-----')) add(`${at}.images.caBundle`, 'is not a PEM CA bundle (no BEGIN CERTIFICATE)', env.images.caBundle);
+    }
+
+    const courseIds = new Map<string, number>();
+    const contexts = new Map<string, string>();
+    const uids = new Map<number, string>();
+    const courses = env.courses.map((course, c): ResolvedCourse => {
+      const cat = `${at}.courses[${c}]`;
+      const dup = courseIds.get(course.id);
+      if (dup !== undefined) add(`${cat}.id`, `course id already used by courses[${dup}] of this environment; ids must be unique`, course.id);
+      else courseIds.set(course.id, c);
+      course.contexts.forEach((ctx, k) => {
+        const owner = contexts.get(ctx);
+        if (owner !== undefined && owner !== course.id) add(`${cat}.contexts[${k}]`, `context already maps to course "${owner}"; a context can launch into one course only`, ctx);
+        else contexts.set(ctx, course.id);
+      });
+
+      const flavour = notebookFlavour(course.kernels);
+      let notebookBase = course.notebookBase ?? PROFILES[profile].notebook[flavour];
+      if (notebookBase === undefined) {
+        add(`${cat}.kernels`, `the "${profile}" image profile has no ${flavour} notebook base; set notebookBase to an image with these kernels`, course.kernels);
+        notebookBase = PROFILES[profile].notebook.python ?? '';
+      }
+
+      const graderUid = course.graderUid ?? defaultGraderUid(course.id);
+      const uidOwner = uids.get(graderUid);
+      if (uidOwner !== undefined && dup === undefined) {
+        add(`${cat}.graderUid`, `grader uid ${graderUid} is already used by course "${uidOwner}"; set graderUid explicitly to a free uid (1001-19999)`, graderUid);
+      }
+      uids.set(graderUid, course.id);
+      return { ...course, notebookBase, graderUid };
+    });
+
+    const resolvedEnv: ResolvedEnvironment = {
+      ...env,
+      images: {
+        hubBase: env.images.hubBase ?? PROFILES[profile].hubBase,
+        proxy: env.images.proxy ?? PROFILES[profile].proxy,
+        ...(caBundle !== undefined ? { caBundle } : {}),
+      },
+      tls,
+      courses,
+    };
+    resolvedEnvs.push(resolvedEnv);
+  });
+  return { resolved: { version: 1, imageProfile: profile, environments: resolvedEnvs }, issues };
+}
+
+function isOrigin(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'https:' && u.origin === value;
+  } catch {
+    return false;
+  }
+}
+
+function isReadableFile(path: string): boolean {
+  return existsSync(path) && statSync(path).isFile();
+}
+
+function checkProvidedTls(
+  at: string,
+  certGiven: string,
+  certFile: string,
+  keyGiven: string,
+  keyFile: string,
+  hostname: string,
+  add: (path: string, message: string, value?: unknown) => void,
+): void {
+  let ok = true;
+  if (!isReadableFile(certFile)) {
+    add(`${at}.certFile`, `file not found (${certFile}); paths are relative to the config file`, certGiven);
+    ok = false;
+  }
+  if (!isReadableFile(keyFile)) {
+    add(`${at}.keyFile`, `file not found (${keyFile}); paths are relative to the config file`, keyGiven);
+    ok = false;
+  }
+  if (!ok) return;
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(readFileSync(certFile));
+  } catch (e) {
+    add(`${at}.certFile`, `is not a PEM certificate: ${(e as Error).message}`, certGiven);
+    return;
+  }
+  let key;
+  try {
+    key = createPrivateKey(readFileSync(keyFile));
+  } catch (e) {
+    add(`${at}.keyFile`, `is not a readable unencrypted PEM private key: ${(e as Error).message}`, keyGiven);
+    return;
+  }
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) < 3072) {
+    add(`${at}.keyFile`, `RSA key of ${details.modulusLength} bits is too weak; use RSA >= 3072 or ECDSA P-256`, keyGiven);
+  } else if (key.asymmetricKeyType === 'ec' && !['prime256v1', 'secp384r1', 'secp521r1'].includes(details.namedCurve ?? '')) {
+    add(`${at}.keyFile`, `EC curve ${details.namedCurve} is not accepted; use P-256 or P-384`, keyGiven);
+  } else if (!['rsa', 'ec', 'ed25519'].includes(key.asymmetricKeyType ?? '')) {
+    add(`${at}.keyFile`, `unsupported key type ${key.asymmetricKeyType}; use RSA >= 3072 or ECDSA P-256`, keyGiven);
+  }
+  const certPublic = cert.publicKey.export({ type: 'spki', format: 'der' });
+  const keyPublic = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  if (!certPublic.equals(keyPublic)) add(`${at}.keyFile`, 'does not match the certificate in certFile; give the key the certificate was issued for', keyGiven);
+  const covers = /^[0-9.]+$/.test(hostname) ? cert.checkIP(hostname) : cert.checkHost(hostname);
+  if (covers === undefined) add(`${at}.certFile`, `certificate does not cover the environment hostname "${hostname}"; issue it with that name in its SANs`, certGiven);
+}

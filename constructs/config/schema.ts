@@ -1,0 +1,221 @@
+/**
+ * The configuration schema: the single source of truth for the config file's shape,
+ * defaults, documentation (`.describe`) and per-field error messages. Cross-field rules
+ * (duplicates, collisions, files on disk) live in `./rules.ts`.
+ */
+import { z } from 'zod';
+
+/** Docker image reference that names an explicit tag or digest (no implicit `latest`). */
+export const IMAGE_REFERENCE =
+  /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+const imageReference = (what: string) =>
+  z
+    .string()
+    .refine((v) => IMAGE_REFERENCE.test(v) && (/[:@][^/]*$/.test(v.split('/').pop() ?? '')), {
+      error: `${what} must be a Docker image reference with an explicit tag or digest, e.g. "quay.io/jupyter/scipy-notebook:hub-5.5.4"`,
+    })
+    .refine((v) => !v.endsWith(':latest'), {
+      error: `${what} must be pinned: "latest" changes under you; use a version tag or @sha256 digest`,
+    });
+
+const url = (what: string) =>
+  z.string().refine(
+    (v) => {
+      try {
+        const u = new URL(v);
+        const local = u.hostname === 'localhost' || u.hostname === '127.0.0.1';
+        return u.protocol === 'https:' || (u.protocol === 'http:' && local);
+      } catch {
+        return false;
+      }
+    },
+    { error: `${what} must be an absolute https:// URL (http:// only for localhost / 127.0.0.1)` },
+  );
+
+const CourseSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(/^[a-z][a-z0-9_-]{0,30}[a-z0-9]$/, {
+        error:
+          'course id must be 2-32 characters of a-z, 0-9, "-" or "_", starting with a letter and ending with a letter or digit (it becomes the nbgrader course id, a hub service name and part of Docker names)',
+      })
+      .describe('nbgrader course id; also the grader service name (`/services/<id>/`).'),
+    title: z.string().min(1, { error: 'title must not be empty' }).max(200).describe('Human-readable course title.'),
+    contexts: z
+      .array(z.string().min(1, { error: 'an LMS context id must not be empty' }).max(255))
+      .min(1, { error: 'list at least one LMS context id (LTI 1.1 context_id / LTI 1.3 context claim id) that launches into this course' })
+      .describe('LMS context ids (LTI 1.1 `context_id`, LTI 1.3 context claim `id`) that map to this course.'),
+    kernels: z
+      .array(z.enum(['python', 'r', 'julia'], { error: 'kernels may be "python", "r" or "julia"' }))
+      .default(['python'])
+      .refine((k) => k.includes('python'), { error: 'kernels must include "python" (nbgrader needs it)' })
+      .refine((k) => new Set(k).size === k.length, { error: 'kernels must not repeat' })
+      .describe('Kernels in the course image; chooses the default notebook base (scipy, r, julia or datascience).'),
+    notebookBase: imageReference('notebookBase')
+      .optional()
+      .describe('Base image for the course notebook image. @default chosen from `kernels`, official docker-stacks image.'),
+    allowedImages: z
+      .array(imageReference('each allowedImages entry'))
+      .default([])
+      .describe('Further images a launch may choose with the custom parameter/claim `image`; the course image is always allowed.'),
+    graderUid: z
+      .int({ error: 'graderUid must be a whole number' })
+      .min(1001, { error: 'graderUid must be at least 1001 (below are system users and jovyan)' })
+      .max(19999, { error: 'graderUid must be at most 19999 (20000 and up are student uids)' })
+      .optional()
+      .describe('Unix uid of the course grader account. @default derived from the course id, stable.'),
+  })
+  .describe('A course served by the environment hub.');
+
+const TlsSchema = z
+  .discriminatedUnion(
+    'mode',
+    [
+      z.strictObject({
+        mode: z.literal('self-signed'),
+        algorithm: z.enum(['ECDSA', 'RSA'], { error: 'algorithm must be "ECDSA" or "RSA"' }).default('ECDSA'),
+        ecdsaCurve: z.enum(['P256', 'P384'], { error: 'ecdsaCurve must be "P256" or "P384"' }).default('P256'),
+        rsaBits: z
+          .int()
+          .min(3072, { error: 'rsaBits below 3072 is too weak; use 3072 or 4096 (or ECDSA P256)' })
+          .max(8192)
+          .default(3072),
+        validityDays: z.int().min(1).max(825, { error: 'validityDays must be at most 825 (browsers reject longer)' }).default(365),
+      }),
+      z.strictObject({
+        mode: z.literal('provided'),
+        certFile: z.string().min(1).describe('PEM certificate (chain) file, relative to the config file.'),
+        keyFile: z.string().min(1).describe('PEM private key file, relative to the config file; never copied into cdktf.out.'),
+      }),
+    ],
+    { error: 'tls.mode must be "self-signed" or "provided"' },
+  )
+  .default({ mode: 'self-signed', algorithm: 'ECDSA', ecdsaCurve: 'P256', rsaBits: 3072, validityDays: 365 })
+  .describe('TLS for the proxy. @default self-signed ECDSA P-256 from the tls provider.');
+
+const Lti13Schema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    issuer: url('lti13.issuer').optional().describe('Platform issuer (`iss`).'),
+    clientIds: z.array(z.string().min(1)).default([]).describe('Client ids the platform issued for this tool.'),
+    authorizeUrl: url('lti13.authorizeUrl').optional().describe('Platform OIDC authorization endpoint.'),
+    jwksUrl: url('lti13.jwksUrl').optional().describe("Platform JWKS endpoint (the platform's public keys)."),
+    deploymentIds: z.array(z.string().min(1)).default([]).describe('Accepted deployment ids. @default any'),
+  })
+  .default({ enabled: false, clientIds: [], deploymentIds: [] })
+  .describe('LTI 1.3 platform settings.');
+
+const StateSchema = z
+  .discriminatedUnion(
+    'backend',
+    [
+      z.strictObject({
+        backend: z.literal('local'),
+        path: z.string().min(1).optional().describe('State file, relative to the stack directory. @default ../../../state/<env>.tfstate'),
+      }),
+      z.strictObject({
+        backend: z.literal('s3'),
+        bucket: z.string().min(1),
+        key: z.string().min(1),
+        region: z.string().min(1),
+        endpoint: z.string().optional(),
+      }),
+      z.strictObject({
+        backend: z.literal('http'),
+        address: z.string().min(1),
+        lockAddress: z.string().optional(),
+        unlockAddress: z.string().optional(),
+      }),
+    ],
+    { error: 'state.backend must be "local", "s3" or "http" (credentials come from the environment, never the config)' },
+  )
+  .default({ backend: 'local' })
+  .describe('Terraform state backend of this environment. @default local file under state/.');
+
+export const EnvironmentSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{0,18}[a-z0-9]$/, {
+        error: 'environment name must be 2-20 characters of a-z, 0-9 or "-", starting with a letter (it becomes a stack name and part of Docker names)',
+      })
+      .describe('Environment (stack) name: `cdktf deploy <name>`.'),
+    hostname: z
+      .string()
+      .refine((v) => HOSTNAME.test(v) || IPV4.test(v), { error: 'hostname must be a DNS name (lowercase) or an IPv4 address' })
+      .default('localhost')
+      .describe('Public hostname students use; in the certificate SANs.'),
+    port: z
+      .int({ error: 'port must be a whole number' })
+      .min(1, { error: 'port must be between 1 and 65535' })
+      .max(65535, { error: 'port must be between 1 and 65535' })
+      .default(443)
+      .describe('Published HTTPS port on the Docker host.'),
+    bindAddress: z
+      .string()
+      .regex(IPV4, { error: 'bindAddress must be an IPv4 address such as "0.0.0.0" or "127.0.0.1"' })
+      .default('0.0.0.0')
+      .describe('Host address the HTTPS port is published on.'),
+    tls: TlsSchema,
+    lti11: z
+      .strictObject({ enabled: z.boolean().default(true) })
+      .default({ enabled: true })
+      .describe('LTI 1.1 (consumer key and shared secret generated by the random provider).'),
+    lti13: Lti13Schema,
+    embedding: z
+      .strictObject({
+        mode: z.enum(['window', 'iframe'], { error: 'embedding.mode must be "window" or "iframe"' }).default('window'),
+        allowedOrigins: z.array(z.string()).default([]).describe('LMS origins allowed to frame the hub (iframe mode).'),
+      })
+      .default({ mode: 'window', allowedOrigins: [] })
+      .describe('How the LMS opens the tool. @default new window (JupyterHub forbids framing).'),
+    images: z
+      .strictObject({
+        hubBase: imageReference('images.hubBase').optional().describe('Hub base image. @default quay.io/jupyterhub/jupyterhub (pinned)'),
+        proxy: imageReference('images.proxy').optional().describe('Proxy image. @default quay.io/jupyterhub/configurable-http-proxy (pinned)'),
+        caBundle: z.string().min(1).optional().describe('PEM CA bundle for pip/npm inside image builds (TLS-intercepting proxies), relative to the config file.'),
+      })
+      .default({})
+      .describe('Base images and build-time package source.'),
+    limits: z
+      .strictObject({
+        memory: z
+          .string()
+          .regex(/^[1-9][0-9]*(?:\.[0-9]+)?[KMGT]$/, { error: 'limits.memory must look like "512M" or "2G"' })
+          .default('2G'),
+        cpus: z.number().positive({ error: 'limits.cpus must be greater than 0' }).max(64).default(1),
+      })
+      .default({ memory: '2G', cpus: 1 })
+      .describe('Per-user server limits.'),
+    idleCullSeconds: z
+      .int()
+      .min(300, { error: 'idleCullSeconds must be at least 300 (5 minutes); students lose work more often below' })
+      .max(7 * 24 * 3600)
+      .default(3600)
+      .describe('Stop user servers idle this long.'),
+    dockerSocket: z.string().startsWith('/', { error: 'dockerSocket must be an absolute path' }).default('/var/run/docker.sock'),
+    state: StateSchema,
+    courses: z
+      .array(CourseSchema)
+      .min(1, { error: 'declare at least one course' })
+      .max(2000),
+  })
+  .describe('One environment: its own hub, proxy, network and Terraform stack.');
+
+export const ConfigSchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    version: z.literal(1, { error: 'version must be 1' }).default(1),
+    environments: z.array(EnvironmentSchema).min(1, { error: 'declare at least one environment' }),
+  })
+  .describe('jupyterhub-lti-stack configuration.');
+
+export type ConfigInput = z.input<typeof ConfigSchema>;
+export type Config = z.output<typeof ConfigSchema>;
+export type EnvironmentConfig = z.output<typeof EnvironmentSchema>;
+export type CourseConfig = EnvironmentConfig['courses'][number];

@@ -1,0 +1,33 @@
+import { Network } from '@cdktf/provider-docker/lib/network';
+import { Construct } from 'constructs';
+import { StackNames, stackLabels } from './naming';
+
+export interface StackNetworksProps {
+  readonly names: StackNames;
+}
+
+/**
+ * Two user-defined bridges per environment. `users` carries student traffic (proxy, hub,
+ * graders, user servers). `control` is internal and joins only the hub and the proxy, whose
+ * API listens on the control network alone, so no user container can reach it.
+ */
+export class StackNetworks extends Construct {
+  readonly users: Network;
+  readonly control: Network;
+
+  constructor(scope: Construct, id: string, props: StackNetworksProps) {
+    super(scope, id);
+    const { names } = props;
+    this.users = new Network(this, 'users', {
+      name: names.usersNetwork,
+      driver: 'bridge',
+      labels: stackLabels(names, 'users-network'),
+    });
+    this.control = new Network(this, 'control', {
+      name: names.controlNetwork,
+      driver: 'bridge',
+      internal: true,
+      labels: stackLabels(names, 'control-network'),
+    });
+  }
+}
