@@ -6,14 +6,14 @@ module.exports = {
       preset: 'ts-jest',
       testEnvironment: 'node',
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
-      transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+      transform: { '^.+\\.ts$': ['ts-jest', {}] },
     },
     {
       displayName: 'terraform',
       preset: 'ts-jest',
       testEnvironment: 'node',
       testMatch: ['<rootDir>/test/terraform/**/*.test.ts'],
-      transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+      transform: { '^.+\\.ts$': ['ts-jest', {}] },
     },
   ],
 };

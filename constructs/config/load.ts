@@ -46,7 +46,7 @@ export function loadConfig(file: string | undefined, options: LoadOptions = {}):
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
-    throw new ConfigError(path, [{ path: '', message: `cannot read the config file: ${reason}; set JHLTI_CONFIG (or -c config=...) to an existing .json/.yaml file, or unset it for the demo` }]);
+    throw new ConfigError(path, [{ path: '', message: `cannot read the config file: ${reason}; set JHLTI_CONFIG (or "config" in the cdktf.json context) to an existing .json/.yaml file, or unset it for the demo` }]);
   }
   return resolveConfig(parseText(text, path), path, { baseDir: dirname(path), ...options });
 }
@@ -75,6 +75,12 @@ function toConfigIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
     case 'invalid_type':
       if (input === undefined) return [{ path, message: `missing; add it (expected ${issue.expected})` }];
       return [{ path, message: `expected ${issue.expected}`, value: input }];
+    case 'invalid_union': {
+      // A bad discriminator (tls.mode, state.backend): show the discriminator's value, not the object.
+      const key = (issue as { discriminator?: string }).discriminator;
+      const value = key !== undefined && typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[key] : input;
+      return [{ path, message: issue.message, value }];
+    }
     default:
       return [{ path, message: issue.message, value: input }];
   }

@@ -1,0 +1,196 @@
+import { byName, load, resources, synthConfig } from './helpers';
+
+describe('demo environment (embedded config)', () => {
+  const { json } = synthConfig(load(undefined));
+  const demo = json.demo;
+
+  test('one stack named after the environment, with an explicit relative local backend', () => {
+    expect(Object.keys(json)).toEqual(['demo']);
+    expect(demo.terraform.backend).toEqual({ local: { path: '../../../state/demo.tfstate' } });
+  });
+
+  test('pins the three providers at the versions the bindings were generated for', () => {
+    expect(demo.terraform.required_providers).toEqual({
+      docker: { source: 'kreuzwerker/docker', version: '3.6.2' },
+      random: { source: 'hashicorp/random', version: '3.7.2' },
+      tls: { source: 'hashicorp/tls', version: '4.1.0' },
+    });
+  });
+
+  test('declares the whole resource graph of the environment', () => {
+    const counts = Object.fromEntries(Object.entries(demo.resource).map(([t, rs]) => [t, Object.keys(rs as object).length]));
+    expect(counts).toEqual({
+      docker_network: 2,
+      docker_volume: 3, // hub data, exchange, one course
+      docker_image: 3, // hub (built), notebook (built), proxy (pulled)
+      docker_container: 3, // proxy, hub, grader
+      random_bytes: 7, // cookie, crypt key, proxy token, culler token, LTI key + secret, one service token
+      tls_private_key: 1,
+      tls_self_signed_cert: 1,
+    });
+  });
+
+  test('control network is internal; only hub and proxy join it, the proxy API listens there alone', () => {
+    const control = byName(demo, 'docker_network', 'jhlti-demo-control');
+    expect(control.internal).toBe(true);
+    const proxy = byName(demo, 'docker_container', 'jhlti-demo-proxy');
+    const hub = byName(demo, 'docker_container', 'jhlti-demo-hub');
+    const grader = byName(demo, 'docker_container', 'jhlti-demo-grader-intro101');
+    const nets = (c: { networks_advanced: { name: string }[] }) => c.networks_advanced.map((n) => n.name);
+    expect(nets(proxy)).toHaveLength(2);
+    expect(nets(hub)).toHaveLength(2);
+    expect(nets(grader)).toEqual(['${docker_network.networks_users_9D2EC729.name}']);
+    expect(proxy.networks_advanced[1]).toEqual({ name: '${docker_network.networks_control_3F0DDEFF.name}', aliases: ['jhlti-demo-proxy-api'] });
+    expect(proxy.command.join(' ')).toContain('--api-ip jhlti-demo-proxy-api --api-port 8001');
+  });
+
+  test('proxy terminates TLS with the generated key (0600) and publishes only 8443 on the bind address', () => {
+    const proxy = byName(demo, 'docker_container', 'jhlti-demo-proxy');
+    expect(proxy.ports).toEqual([{ internal: 8443, external: 8443, ip: '127.0.0.1', protocol: 'tcp' }]);
+    expect(proxy.upload).toContainEqual({ file: '/etc/chp/tls.key', content: '${tls_private_key.tls-cert_key_258D5A44.private_key_pem}', permissions: '0600' });
+    expect(proxy.capabilities).toEqual({ drop: ['ALL'] });
+    expect(proxy.security_opts).toEqual(['no-new-privileges:true']);
+    const key = Object.values(resources(demo, 'tls_private_key'))[0];
+    expect(key).toMatchObject({ algorithm: 'ECDSA', ecdsa_curve: 'P256' });
+    const cert = Object.values(resources(demo, 'tls_self_signed_cert'))[0];
+    expect(cert.dns_names).toEqual(['localhost']);
+    expect(cert.ip_addresses).toEqual(['127.0.0.1']);
+  });
+
+  test('hub: only container with the Docker socket, secrets as 0600 files, stack.json without secrets', () => {
+    const containers = Object.values(resources(demo, 'docker_container'));
+    const withSocket = containers.filter((c) => (c.volumes ?? []).some((v: { container_path: string }) => v.container_path === '/var/run/docker.sock'));
+    expect(withSocket.map((c) => c.name)).toEqual(['jhlti-demo-hub']);
+    const hub = withSocket[0];
+    const secretUploads = hub.upload.filter((u: { file: string }) => u.file.startsWith('/srv/jupyterhub/secrets/'));
+    expect(secretUploads.map((u: { file: string }) => u.file.split('/').pop()).sort()).toEqual([
+      'cookie_secret',
+      'crypt_key',
+      'lti11_consumer_key',
+      'lti11_shared_secret',
+      'proxy_token',
+      'service-token-idle-culler',
+      'service-token-intro101',
+    ]);
+    for (const u of secretUploads) {
+      expect(u.permissions).toBe('0600');
+      expect(u.content).toMatch(/^\$\{random_bytes\.[\w-]+\.hex\}$/);
+    }
+    const stackFile = JSON.parse(hub.upload.find((u: { file: string }) => u.file === '/srv/jupyterhub/stack.json').content);
+    expect(stackFile).toMatchObject({
+      schema_version: 1,
+      environment: 'demo',
+      public_url: 'https://localhost:8443',
+      proxy_api_url: 'http://jhlti-demo-proxy-api:8001',
+      docker_network: 'jhlti-demo-users',
+      exchange_volume: 'jhlti-demo-exchange',
+      lti11: { enabled: true },
+      lti13: { enabled: false },
+      frame_ancestors: [],
+      idle_cull_seconds: 3600,
+      limits: { memory_bytes: 2 * 1024 ** 3, cpus: 1 },
+    });
+    expect(stackFile.courses).toHaveLength(1);
+    expect(stackFile.courses[0]).toMatchObject({ id: 'intro101', context_ids: ['demo-context-intro101'], grader_url: 'http://jhlti-demo-grader-intro101:8888' });
+    const notebook = byName(demo, 'docker_image', stackFile.courses[0].image);
+    expect(notebook.build.build_args).toEqual({ BASE_IMAGE: 'quay.io/jupyter/scipy-notebook:hub-5.5.4' });
+  });
+
+  test('built images carry the context hash in their tag and triggers; pulled bases are kept locally', () => {
+    for (const image of Object.values(resources(demo, 'docker_image'))) {
+      if (image.build === undefined) {
+        expect(image).toMatchObject({ name: 'quay.io/jupyterhub/configurable-http-proxy:5.3.0', keep_locally: true });
+        continue;
+      }
+      expect(image.triggers.context_sha256).toMatch(/^[0-9a-f]{64}$/);
+      expect(image.name.endsWith(`:${image.triggers.identity_sha256.slice(0, 12)}`)).toBe(true);
+      expect(image.build.context).toMatch(/^assets\//);
+    }
+  });
+
+  test('data volumes are protected from destroy; containers log explicitly and restart', () => {
+    for (const volume of Object.values(resources(demo, 'docker_volume'))) expect(volume.lifecycle).toEqual({ prevent_destroy: true });
+    for (const c of Object.values(resources(demo, 'docker_container'))) {
+      expect(c).toMatchObject({ log_driver: 'json-file', restart: 'unless-stopped', must_run: true });
+      expect(c.security_opts).toEqual(['no-new-privileges:true']);
+    }
+  });
+
+  test('grader: service env for its course, course + exchange volumes, memory without swap', () => {
+    const grader = byName(demo, 'docker_container', 'jhlti-demo-grader-intro101');
+    expect(grader.env).toEqual(expect.arrayContaining(['JUPYTERHUB_SERVICE_NAME=intro101', 'JUPYTERHUB_SERVICE_PREFIX=/services/intro101/', 'JHLTI_COURSE_ID=intro101']));
+    expect(grader.env).toContainEqual(expect.stringMatching(/^JUPYTERHUB_API_TOKEN=\$\{random_bytes\.secrets_service-token-intro101_\w+\.hex\}$/));
+    expect(grader.volumes.map((v: { container_path: string }) => v.container_path)).toEqual(['/srv/nbgrader/courses/intro101', '/srv/nbgrader/exchange']);
+    expect(grader.memory).toBe(2048);
+    expect(grader.memory_swap).toBe(2048);
+  });
+
+  test('outputs for LMS registration; secrets are sensitive', () => {
+    const out = demo.output;
+    expect(out.lti11_launch_url.value).toBe('https://localhost:8443/hub/lti/launch');
+    expect(out.hub_url.value).toBe('https://localhost:8443/hub/');
+    expect(out.lti11_shared_secret.sensitive).toBe(true);
+    expect(out.lti11_consumer_key.sensitive).toBe(true);
+    expect(out.tls_certificate_pem.value).toMatch(/^\$\{tls_self_signed_cert\./);
+    expect(out.lti13_login_initiation_url).toBeUndefined();
+  });
+});
+
+describe('three courses in two environments', () => {
+  const { json } = synthConfig(load('three-courses.yaml'));
+
+  test('each environment is its own stack with its own state', () => {
+    expect(Object.keys(json).sort()).toEqual(['chem', 'physics']);
+    expect(json.chem.terraform.backend.local.path).toBe('../../../state/chem-course.tfstate');
+    expect(json.physics.terraform.backend.local.path).toBe('../../../state/physics.tfstate');
+  });
+
+  test('LTI 1.3 outputs; no LTI 1.1 secrets where LTI 1.1 is off', () => {
+    expect(json.physics.output.lti13_login_initiation_url.value).toBe('https://physics.example.test:8443/hub/lti13/oauth_login');
+    expect(json.physics.output.lti13_redirect_url.value).toBe('https://physics.example.test:8443/hub/lti13/oauth_callback');
+    expect(json.chem.output.lti11_shared_secret).toBeUndefined();
+    expect(Object.keys(resources(json.chem, 'random_bytes')).some((id) => id.includes('lti11'))).toBe(false);
+  });
+
+  test('provided certificate: read by Terraform from a relative path, the key marked sensitive', () => {
+    expect(resources(json.chem, 'tls_private_key')).toEqual({});
+    const proxy = byName(json.chem, 'docker_container', 'jhlti-chem-proxy');
+    const key = proxy.upload.find((u: { file: string }) => u.file === '/etc/chp/tls.key');
+    expect(key.content).toBe('${sensitive(file("../../../test/fixtures/tls/test-only-chem.key"))}');
+  });
+
+  test('per-course notebook images, allow-listed images pulled ahead of any spawn, iframe origins', () => {
+    const hub = byName(json.physics, 'docker_container', 'jhlti-physics-hub');
+    const stackFile = JSON.parse(hub.upload.find((u: { file: string }) => u.file === '/srv/jupyterhub/stack.json').content);
+    expect(stackFile.courses.map((c: { id: string }) => c.id)).toEqual(['mechanics', 'data_lab']);
+    expect(stackFile.courses[1]).toMatchObject({ allowed_images: ['quay.io/jupyter/datascience-notebook:hub-5.5.4'], grader_uid: 4100 });
+    expect(byName(json.physics, 'docker_image', 'quay.io/jupyter/datascience-notebook:hub-5.5.4').keep_locally).toBe(true);
+    expect(stackFile.limits).toEqual({ memory_bytes: 1024 ** 3, cpus: 0.5 });
+    const chemHub = byName(json.chem, 'docker_container', 'jhlti-chem-hub');
+    const chemFile = JSON.parse(chemHub.upload.find((u: { file: string }) => u.file === '/srv/jupyterhub/stack.json').content);
+    expect(chemFile.frame_ancestors).toEqual(['https://moodle.example.test']);
+    expect(chemFile.lti13).toMatchObject({ enabled: true, issuer: 'https://moodle.example.test', client_ids: ['chem-client'] });
+  });
+
+  test('the two environments share no Docker name', () => {
+    const names = (stack: Record<string, unknown>) =>
+      ['docker_network', 'docker_volume', 'docker_container'].flatMap((t) => Object.values(resources(stack, t)).map((r) => r.name as string));
+    const physics = new Set(names(json.physics));
+    expect(names(json.chem).filter((n) => physics.has(n))).toEqual([]);
+  });
+});
+
+describe('image profiles', () => {
+  test('JHLTI_BASE_IMAGES=local points every default base at the stand-ins, explicit settings win', () => {
+    const { json } = synthConfig(load(undefined, { baseImages: 'local' }));
+    const images = Object.values(resources(json.demo, 'docker_image'));
+    const bases = images.map((i) => i.build?.build_args?.BASE_IMAGE ?? i.name).sort();
+    expect(bases).toEqual([
+      'localhost/jhlti-stand-in/base-notebook:hub-5.5.4',
+      'localhost/jhlti-stand-in/configurable-http-proxy:5.3.0',
+      'localhost/jhlti-stand-in/jupyterhub:5.5.4',
+    ]);
+    const physics = synthConfig(load('three-courses.yaml', { baseImages: 'local' })).json.physics;
+    expect(byName(physics, 'docker_image', 'quay.io/jupyter/datascience-notebook:hub-5.5.4')).toBeDefined();
+  });
+});
