@@ -69,12 +69,11 @@ export class Course extends Construct {
         `JUPYTERHUB_OAUTH_CALLBACK_URL=${prefix}oauth_callback`,
         `JUPYTERHUB_SERVICE_URL=http://0.0.0.0:${PORTS.notebook}${prefix}`,
       ],
-      networksAdvanced: [{ name: props.networks.users.name }],
+      networksAdvanced: [{ name: props.networks.usersName }],
       volumes: [
         { volumeName: this.volume.name, containerPath: `/srv/nbgrader/courses/${course.id}` },
         { volumeName: props.exchange.name, containerPath: '/srv/nbgrader/exchange' },
       ],
-      dependsOn: [this.volume.volume, props.exchange.volume],
     });
   }
 }

@@ -22,15 +22,16 @@ export interface DataVolumeProps {
  */
 export class DataVolume extends Construct {
   readonly volume: Volume;
+  /** The volume name as a Terraform reference: mounting by it also orders creation. */
   readonly name: string;
 
   constructor(scope: Construct, id: string, props: DataVolumeProps) {
     super(scope, id);
-    this.name = props.name;
     this.volume = new Volume(this, 'volume', {
       name: props.name,
       labels: stackLabels(props.names, props.role),
       lifecycle: { preventDestroy: props.protect ?? true },
     });
+    this.name = this.volume.name;
   }
 }

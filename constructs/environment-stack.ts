@@ -24,10 +24,11 @@ export interface EnvironmentStackProps {
    */
   readonly protectData?: boolean;
   /**
-   * Directory Terraform runs in for this stack, used to keep provided file paths relative.
-   * @default cdktf.out/stacks/<name> under the current directory
+   * The app's output directory; Terraform runs in <outdir>/stacks/<name>, and paths of provided
+   * files are written relative to that.
+   * @default cdktf.out under the current directory
    */
-  readonly stackDir?: string;
+  readonly outdir?: string;
 }
 
 /**
@@ -60,7 +61,7 @@ export class EnvironmentStack extends TerraformStack {
     this.tls = new StackTls(this, 'tls-cert', {
       tls: env.tls,
       hostname: env.hostname,
-      stackDir: props.stackDir ?? join(process.cwd(), 'cdktf.out', 'stacks', env.name),
+      stackDir: join(props.outdir ?? join(process.cwd(), 'cdktf.out'), 'stacks', env.name),
     });
     this.secrets = new HubSecrets(this, 'secrets', { lti11: env.lti11.enabled, courses: env.courses.map((c) => c.id) });
     this.exchange = new DataVolume(this, 'exchange', { names, name: names.exchange, role: 'exchange', protect: props.protectData });
@@ -101,11 +102,8 @@ export class EnvironmentStack extends TerraformStack {
       secretFiles: this.secrets.hubFiles(),
       dockerSocket: env.dockerSocket,
       protectData: props.protectData,
-      dependsOn: [
-        this.proxy.container,
-        this.exchange.volume,
-        ...this.courses.flatMap((c) => [c.notebookImage.image, c.grader, ...c.allowedImages]),
-      ],
+      // Spawns must find every image present (no pulls), and routes go to a running proxy.
+      dependsOn: [this.proxy.container, ...this.courses.flatMap((c) => [c.notebookImage.image, ...c.allowedImages])],
     });
 
     this.declareOutputs(env);

@@ -22,7 +22,7 @@ export interface HubProps {
   readonly secretFiles: readonly SecretFile[];
   /** Host path of the Docker socket DockerSpawner talks to. */
   readonly dockerSocket: string;
-  /** Things the hub must not start before (proxy, notebook images, grader services). */
+  /** Things the hub must not start before (the proxy, every image a spawn may use). */
   readonly dependsOn?: ITerraformDependable[];
   /** @default true */
   readonly protectData?: boolean;
@@ -54,7 +54,7 @@ export class Hub extends Construct {
       image: this.image.image.imageId,
       // Root only for the Docker socket (owned root:docker); no capability is needed.
       capabilities: { drop: ['ALL'] },
-      networksAdvanced: [{ name: props.networks.users.name }, { name: props.networks.control.name }],
+      networksAdvanced: [{ name: props.networks.usersName }, { name: props.networks.controlName }],
       volumes: [
         { volumeName: this.dataVolume.name, containerPath: '/srv/jupyterhub/data' },
         { hostPath: props.dockerSocket, containerPath: '/var/run/docker.sock' },
@@ -70,7 +70,7 @@ export class Hub extends Construct {
         retries: 4,
         startPeriod: '30s',
       },
-      dependsOn: [this.dataVolume.volume, ...(props.dependsOn ?? [])],
+      dependsOn: props.dependsOn,
     });
   }
 }

@@ -14,6 +14,9 @@ export interface StackNetworksProps {
 export class StackNetworks extends Construct {
   readonly users: Network;
   readonly control: Network;
+  /** Network names as Terraform references (one token each, so using them adds no cost). */
+  readonly usersName: string;
+  readonly controlName: string;
 
   constructor(scope: Construct, id: string, props: StackNetworksProps) {
     super(scope, id);
@@ -29,5 +32,7 @@ export class StackNetworks extends Construct {
       internal: true,
       labels: stackLabels(names, 'control-network'),
     });
+    this.usersName = this.users.name;
+    this.controlName = this.control.name;
   }
 }

@@ -49,8 +49,8 @@ export class Proxy extends Construct {
       env: [`CONFIGPROXY_AUTH_TOKEN=${props.proxyToken}`],
       ports: [{ internal: PORTS.proxyHttps, external: props.port, ip: props.bindAddress, protocol: 'tcp' }],
       networksAdvanced: [
-        { name: props.networks.users.name },
-        { name: props.networks.control.name, aliases: [names.proxyApiAlias] },
+        { name: props.networks.usersName },
+        { name: props.networks.controlName, aliases: [names.proxyApiAlias] },
       ],
       upload: [
         { file: '/etc/chp/tls.crt', content: props.certificatePem, permissions: '0644' },

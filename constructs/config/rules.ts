@@ -37,14 +37,40 @@ export interface ResolvedConfig {
   readonly environments: readonly ResolvedEnvironment[];
 }
 
-/** Stable default grader uid in [2000, 19000): FNV-1a of the course id. */
+const DERIVED_UID_MIN = 2000;
+const DERIVED_UID_SPAN = 17000;
+
+/** Preferred grader uid of a course, in [2000, 19000): FNV-1a of the course id. */
 export function defaultGraderUid(courseId: string): number {
   let hash = 0x811c9dc5;
   for (const ch of Buffer.from(courseId, 'utf8')) {
     hash ^= ch;
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
-  return 2000 + (hash % 17000);
+  return DERIVED_UID_MIN + (hash % DERIVED_UID_SPAN);
+}
+
+/**
+ * Grader uids of an environment's courses. Explicit uids must be unique; a course without one
+ * gets its hashed uid, or the next free one when that is taken. The uid owns the course files,
+ * so it must not change: it depends only on the course id and, on a hash collision, on the
+ * courses listed before it (appending courses never moves an existing uid).
+ */
+export function assignGraderUids(courses: readonly CourseConfig[], conflict: (index: number, message: string, value: number) => void): number[] {
+  const owner = new Map<number, string>();
+  courses.forEach((course, i) => {
+    if (course.graderUid === undefined) return;
+    const other = owner.get(course.graderUid);
+    if (other !== undefined && other !== course.id) conflict(i, `grader uid ${course.graderUid} is already used by course "${other}"; give each course its own graderUid (1001-19999)`, course.graderUid);
+    else owner.set(course.graderUid, course.id);
+  });
+  return courses.map((course) => {
+    if (course.graderUid !== undefined) return course.graderUid;
+    let uid = defaultGraderUid(course.id);
+    while (owner.has(uid) && owner.get(uid) !== course.id) uid = DERIVED_UID_MIN + ((uid - DERIVED_UID_MIN + 1) % DERIVED_UID_SPAN);
+    owner.set(uid, course.id);
+    return uid;
+  });
 }
 
 export function applyRules(config: Config, profile: ImageProfile, baseDir: string): { resolved: ResolvedConfig; issues: ConfigIssue[] } {
@@ -112,7 +138,7 @@ export function applyRules(config: Config, profile: ImageProfile, baseDir: strin
 
     const courseIds = new Map<string, number>();
     const contexts = new Map<string, string>();
-    const uids = new Map<number, string>();
+    const graderUids = assignGraderUids(env.courses, (c, message, value) => add(`${at}.courses[${c}].graderUid`, message, value));
     const courses = env.courses.map((course, c): ResolvedCourse => {
       const cat = `${at}.courses[${c}]`;
       const dup = courseIds.get(course.id);
@@ -130,14 +156,7 @@ export function applyRules(config: Config, profile: ImageProfile, baseDir: strin
         add(`${cat}.kernels`, `the "${profile}" image profile has no ${flavour} notebook base; set notebookBase to an image with these kernels`, course.kernels);
         notebookBase = PROFILES[profile].notebook.python ?? '';
       }
-
-      const graderUid = course.graderUid ?? defaultGraderUid(course.id);
-      const uidOwner = uids.get(graderUid);
-      if (uidOwner !== undefined && dup === undefined) {
-        add(`${cat}.graderUid`, `grader uid ${graderUid} is already used by course "${uidOwner}"; set graderUid explicitly to a free uid (1001-19999)`, graderUid);
-      }
-      uids.set(graderUid, course.id);
-      return { ...course, notebookBase, graderUid };
+      return { ...course, notebookBase, graderUid: graderUids[c] };
     });
 
     const resolvedEnv: ResolvedEnvironment = {

@@ -162,3 +162,29 @@ describe('config files', () => {
     expect(loadConfig(join(FIXTURES, 'three-courses.yaml'), { baseImages: 'official' }).environments[1].tls.keyFile).toBe(tlsFile('test-only-chem.key'));
   });
 });
+
+describe('grader uids', () => {
+  const many = (n: number) => Array.from({ length: n }, (_, i) => ({ id: `course${i}`, title: `C${i}`, contexts: [`ctx-${i}`] }));
+  const uids = (courses: unknown[]) =>
+    resolveConfig({ environments: [{ name: 'uids', courses }] }, 'test', { baseImages: 'official' }).environments[0].courses.map((c) => c.graderUid);
+
+  test('1000 courses get distinct uids in the grader range without any graderUid set', () => {
+    const assigned = uids(many(1000));
+    expect(new Set(assigned).size).toBe(1000);
+    for (const uid of assigned) expect(uid >= 2000 && uid < 19000).toBe(true);
+  });
+
+  test('appending courses never moves an existing course to another uid', () => {
+    const before = uids(many(600));
+    expect(uids(many(1000)).slice(0, 600)).toEqual(before);
+  });
+
+  test('derived uids step around explicit ones', () => {
+    const courses = many(2) as Record<string, unknown>[];
+    const taken = uids(courses)[1];
+    courses[0].graderUid = taken;
+    const [first, second] = uids(courses);
+    expect(first).toBe(taken);
+    expect(second).not.toBe(taken);
+  });
+});
