@@ -101,6 +101,7 @@ export class EnvironmentStack extends TerraformStack {
       stackFile: renderStackFile(env, names, courseImages, this.publicUrl),
       secretFiles: this.secrets.hubFiles(),
       dockerSocket: env.dockerSocket,
+      outgoingCaBundle: env.platformCaBundle,
       protectData: props.protectData,
       // Spawns must find every image present (no pulls), and routes go to a running proxy.
       dependsOn: [this.proxy.container, ...this.courses.flatMap((c) => [c.notebookImage.image, ...c.allowedImages])],

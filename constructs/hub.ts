@@ -1,6 +1,7 @@
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BuildContext, BuiltImage, IMAGES_DIR } from './built-image';
 import { containerDefaults } from './container-defaults';
@@ -8,6 +9,8 @@ import { DataVolume } from './data-volume';
 import { PORTS, StackNames } from './naming';
 import { StackNetworks } from './network';
 import { SecretFile } from './secrets';
+
+const OUTGOING_CA_FILE = '/srv/jupyterhub/outgoing-ca.pem';
 
 export interface HubProps {
   readonly names: StackNames;
@@ -18,6 +21,11 @@ export interface HubProps {
   readonly caBundle?: string;
   /** Rendered stack.json (no secrets). */
   readonly stackFile: string;
+  /**
+   * PEM CA bundle the hub trusts for outgoing HTTPS (SSL_CERT_FILE), e.g. an LMS's internal CA.
+   * @default - the image's trust store
+   */
+  readonly outgoingCaBundle?: string;
   /** Secret files, uploaded 0600. */
   readonly secretFiles: readonly SecretFile[];
   /** Host path of the Docker socket DockerSpawner talks to. */
@@ -59,8 +67,10 @@ export class Hub extends Construct {
         { volumeName: this.dataVolume.name, containerPath: '/srv/jupyterhub/data' },
         { hostPath: props.dockerSocket, containerPath: '/var/run/docker.sock' },
       ],
+      env: props.outgoingCaBundle === undefined ? undefined : [`SSL_CERT_FILE=${OUTGOING_CA_FILE}`],
       upload: [
         { file: '/srv/jupyterhub/stack.json', content: props.stackFile, permissions: '0644' },
+        ...(props.outgoingCaBundle === undefined ? [] : [{ file: OUTGOING_CA_FILE, content: readFileSync(props.outgoingCaBundle, 'utf8'), permissions: '0644' }]),
         ...props.secretFiles.map((s) => ({ file: `/srv/jupyterhub/secrets/${s.name}`, content: s.value, permissions: '0600' })),
       ],
       healthcheck: {

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { DEMO_CONFIG } from './demo';
 import { ConfigError, ConfigIssue, pathToString } from './errors';
 import { ImageProfile, profileFromEnv } from './images';
-import { ResolvedConfig, applyRules } from './rules';
+import { ResolvedConfig, applyRules, checkCaBundle } from './rules';
 import { ConfigSchema } from './schema';
 
 export interface LoadOptions {
@@ -18,21 +18,28 @@ export interface LoadOptions {
   readonly baseDir?: string;
   /** Value of JHLTI_BASE_IMAGES. @default process.env.JHLTI_BASE_IMAGES */
   readonly baseImages?: string;
+  /**
+   * CA bundle for environments whose config sets no images.caBundle ("" for none).
+   * @default process.env.JHLTI_CA_BUNDLE
+   */
+  readonly caBundle?: string;
 }
 
 /** Validates an already parsed config object (e.g. the embedded demo, or a test fixture). */
 export function resolveConfig(raw: unknown, source: string, options: LoadOptions = {}): ResolvedConfig {
   const profileValue = options.baseImages ?? process.env.JHLTI_BASE_IMAGES;
   const profile = profileFromEnv(profileValue);
-  const envIssues: ConfigIssue[] =
-    profile === undefined
-      ? [{ path: 'JHLTI_BASE_IMAGES (environment variable)', message: 'must be "official" or "local" (the stand-ins built by npm run setup:offline)', value: profileValue }]
-      : [];
+  const envIssues: ConfigIssue[] = [];
+  const add = (path: string, message: string, value?: unknown) => envIssues.push({ path, message, value });
+  if (profile === undefined) add('JHLTI_BASE_IMAGES (environment variable)', 'must be "official" or "local" (the stand-ins built by npm run setup:offline)', profileValue);
+  const caValue = options.caBundle ?? process.env.JHLTI_CA_BUNDLE ?? '';
+  const caBundle = caValue === '' ? undefined : resolve(caValue);
+  if (caBundle !== undefined) checkCaBundle('JHLTI_CA_BUNDLE (environment variable)', caValue, caBundle, add);
   const parsed = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     throw new ConfigError(source, [...envIssues, ...parsed.error.issues.flatMap(toConfigIssues)]);
   }
-  const { resolved, issues } = applyRules(parsed.data, profile ?? 'official', options.baseDir ?? process.cwd());
+  const { resolved, issues } = applyRules(parsed.data, profile ?? 'official', options.baseDir ?? process.cwd(), caBundle);
   if (envIssues.length + issues.length > 0) throw new ConfigError(source, [...envIssues, ...issues]);
   return resolved;
 }

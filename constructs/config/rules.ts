@@ -26,6 +26,8 @@ export interface ResolvedTls {
 }
 
 export interface ResolvedEnvironment extends Omit<EnvironmentConfig, 'courses' | 'images' | 'tls'> {
+  /** Absolute path of lti13.platformCaBundle, when set. */
+  readonly platformCaBundle?: string;
   readonly images: { readonly hubBase: string; readonly proxy: string; readonly caBundle?: string };
   readonly tls: ResolvedTls;
   readonly courses: readonly ResolvedCourse[];
@@ -73,7 +75,7 @@ export function assignGraderUids(courses: readonly CourseConfig[], conflict: (in
   });
 }
 
-export function applyRules(config: Config, profile: ImageProfile, baseDir: string): { resolved: ResolvedConfig; issues: ConfigIssue[] } {
+export function applyRules(config: Config, profile: ImageProfile, baseDir: string, defaultCaBundle?: string): { resolved: ResolvedConfig; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
   const add = (path: string, message: string, value?: unknown) => issues.push({ path, message, value });
   const file = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
@@ -109,6 +111,9 @@ export function applyRules(config: Config, profile: ImageProfile, baseDir: strin
       if (env.lti13.clientIds.length === 0) add(`${at}.lti13.clientIds`, 'list at least one client id issued by the platform', []);
     }
 
+    const platformCaBundle = env.lti13.platformCaBundle === undefined ? undefined : file(env.lti13.platformCaBundle);
+    if (platformCaBundle !== undefined) checkCaBundle(`${at}.lti13.platformCaBundle`, env.lti13.platformCaBundle as string, platformCaBundle, add);
+
     if (env.embedding.mode === 'iframe' && env.embedding.allowedOrigins.length === 0) {
       add(`${at}.embedding.allowedOrigins`, 'iframe mode needs the LMS origin(s) allowed to frame the hub, e.g. ["https://lms.example.edu"]', []);
     }
@@ -129,11 +134,10 @@ export function applyRules(config: Config, profile: ImageProfile, baseDir: strin
       tls = { ...env.tls };
     }
 
-    let caBundle: string | undefined;
+    let caBundle = defaultCaBundle;
     if (env.images.caBundle !== undefined) {
       caBundle = file(env.images.caBundle);
-      if (!isReadableFile(caBundle)) add(`${at}.images.caBundle`, `file not found (${caBundle}); point it at a PEM CA bundle such as /etc/ssl/certs/ca-certificates.crt`, env.images.caBundle);
-      else if (!readFileSync(caBundle, 'utf8').includes('-----BEGIN CERTIFICATE-----')) add(`${at}.images.caBundle`, 'is not a PEM CA bundle (no BEGIN CERTIFICATE)', env.images.caBundle);
+      checkCaBundle(`${at}.images.caBundle`, env.images.caBundle, caBundle, add);
     }
 
     const courseIds = new Map<string, number>();
@@ -168,6 +172,7 @@ export function applyRules(config: Config, profile: ImageProfile, baseDir: strin
       },
       tls,
       courses,
+      ...(platformCaBundle !== undefined ? { platformCaBundle } : {}),
     };
     resolvedEnvs.push(resolvedEnv);
   });
@@ -181,6 +186,12 @@ function isOrigin(value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A CA bundle must be a readable PEM file with at least one certificate. */
+export function checkCaBundle(at: string, given: string, path: string, add: (path: string, message: string, value?: unknown) => void): void {
+  if (!isReadableFile(path)) add(at, `file not found (${path}); point it at a PEM CA bundle such as /etc/ssl/certs/ca-certificates.crt`, given);
+  else if (!readFileSync(path, 'utf8').includes('-----BEGIN CERTIFICATE-----')) add(at, 'is not a PEM CA bundle (no BEGIN CERTIFICATE)', given);
 }
 
 function isReadableFile(path: string): boolean {

@@ -107,6 +107,13 @@ const Lti13Schema = z
     authorizeUrl: url('lti13.authorizeUrl').optional().describe('Platform OIDC authorization endpoint.'),
     jwksUrl: url('lti13.jwksUrl').optional().describe("Platform JWKS endpoint (the platform's public keys)."),
     deploymentIds: z.array(z.string().min(1)).default([]).describe('Accepted deployment ids. @default any'),
+    platformCaBundle: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "PEM CAs the hub trusts for its outgoing HTTPS (the platform's JWKS) when the platform uses an internal CA; replaces the hub's default trust store. Relative to the config file.",
+      ),
   })
   .default({ enabled: false, clientIds: [], deploymentIds: [] })
   .describe('LTI 1.3 platform settings.');

@@ -22,7 +22,7 @@ export function synthConfig(config: ResolvedConfig): Synthesized {
 }
 
 export function load(file: string | undefined, options: LoadOptions = {}): ResolvedConfig {
-  return loadConfig(file === undefined ? undefined : join(FIXTURES, file), { baseImages: 'official', ...options });
+  return loadConfig(file === undefined ? undefined : join(FIXTURES, file), { baseImages: 'official', caBundle: '', ...options });
 }
 
 /** All resources of one type in a synthesized stack, by logical id. */

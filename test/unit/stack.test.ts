@@ -172,6 +172,14 @@ describe('three courses in two environments', () => {
     expect(chemFile.lti13).toMatchObject({ enabled: true, issuer: 'https://moodle.example.test', client_ids: ['chem-client'] });
   });
 
+  test("the platform's internal CA becomes the hub's outgoing trust store", () => {
+    const hub = byName(json.chem, 'docker_container', 'jhlti-chem-hub');
+    expect(hub.env).toEqual(['SSL_CERT_FILE=/srv/jupyterhub/outgoing-ca.pem']);
+    const ca = hub.upload.find((u: { file: string }) => u.file === '/srv/jupyterhub/outgoing-ca.pem');
+    expect(ca.content).toContain('-----BEGIN CERTIFICATE-----');
+    expect(byName(json.physics, 'docker_container', 'jhlti-physics-hub').env).toBeUndefined();
+  });
+
   test('the two environments share no Docker name', () => {
     const names = (stack: Record<string, unknown>) =>
       ['docker_network', 'docker_volume', 'docker_container'].flatMap((t) => Object.values(resources(stack, t)).map((r) => r.name as string));

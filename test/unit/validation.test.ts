@@ -34,9 +34,9 @@ const lti13 = {
 };
 const tlsFile = (name: string) => join(FIXTURES, 'tls', name);
 
-function issuesOf(raw: unknown, baseImages = 'official'): readonly ConfigIssue[] {
+function issuesOf(raw: unknown, baseImages = 'official', caBundle = ''): readonly ConfigIssue[] {
   try {
-    resolveConfig(raw, 'test', { baseDir: FIXTURES, baseImages });
+    resolveConfig(raw, 'test', { baseDir: FIXTURES, baseImages, caBundle });
   } catch (e) {
     if (e instanceof ConfigError) return e.issues;
     throw e;
@@ -51,9 +51,12 @@ interface Case {
   readonly message: RegExp;
   readonly value?: unknown;
   readonly baseImages?: string;
+  readonly caBundle?: string;
 }
 
 const env0 = (c: Raw) => c.environments[0];
+
+
 
 const CASES: Case[] = [
   { name: 'misspelt top-level key', mutate: (c) => { c.enviroments = c.environments; }, path: 'enviroments', message: /unknown key/ },
@@ -100,6 +103,8 @@ const CASES: Case[] = [
   { name: 'two courses with the same grader uid', mutate: (c) => { env0(c).courses[0].graderUid = 5000; env0(c).courses[1].graderUid = 5000; }, path: 'environments[0].courses[1].graderUid', message: /already used by course "course_a"/, value: 5000 },
   { name: 'grader uid in the student range', mutate: (c) => { env0(c).courses[0].graderUid = 20001; }, path: 'environments[0].courses[0].graderUid', message: /at most 19999/, value: 20001 },
   { name: 'R course on the local stand-ins', mutate: (c) => { env0(c).courses[0].kernels = ['python', 'r']; }, path: 'environments[0].courses[0].kernels', message: /"local" image profile has no r notebook base; set notebookBase/, baseImages: 'local' },
+  { name: 'CA bundle from the environment that is not PEM', mutate: () => undefined, path: 'JHLTI_CA_BUNDLE (environment variable)', message: /not a PEM CA bundle/, caBundle: join(FIXTURES, 'three-courses.yaml') },
+  { name: 'platform CA bundle that does not exist', mutate: (c) => { env0(c).lti13 = { ...lti13, platformCaBundle: 'tls/none.pem' }; }, path: 'environments[0].lti13.platformCaBundle', message: /file not found/, value: 'tls/none.pem' },
   { name: 'unknown image profile', mutate: () => undefined, path: 'JHLTI_BASE_IMAGES (environment variable)', message: /"official" or "local"/, value: 'offline', baseImages: 'offline' },
 ];
 
@@ -109,7 +114,7 @@ describe('invalid configs are rejected with the field path, the value and the fi
   test.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const raw = valid();
     c.mutate(raw);
-    const issues = issuesOf(raw, c.baseImages);
+    const issues = issuesOf(raw, c.baseImages, c.caBundle);
     const match = issues.find((i) => i.path === c.path);
     if (match === undefined) throw new Error(`no issue at ${c.path}; got:\n${issues.map((i) => `${i.path}: ${i.message}`).join('\n')}`);
     expect(match.message).toMatch(c.message);

@@ -1,0 +1,127 @@
+/**
+ * Terraform tier: every synthesized stack must `init` from the local provider mirror, `validate`
+ * and `plan` against the running Docker engine. Needs the offline toolchain (`npm run
+ * setup:offline`, sourced by test/run); without it every test here fails with the reason.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'cdktf';
+import { addEnvironments, loadConfig } from '../../constructs';
+
+const FIXTURES = join(__dirname, '..', 'fixtures');
+const TF = process.env.TERRAFORM_BINARY_NAME ?? '';
+
+function prerequisites(): string[] {
+  const missing: string[] = [];
+  if (TF === '') missing.push('TERRAFORM_BINARY_NAME is not set');
+  if (!process.env.TF_CLI_CONFIG_FILE) missing.push('TF_CLI_CONFIG_FILE is not set (no provider mirror)');
+  try {
+    execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'pipe', timeout: 20_000 });
+  } catch {
+    missing.push('no Docker engine answers `docker info`');
+  }
+  return missing;
+}
+
+function tf(dir: string, args: string[]): string {
+  try {
+    return execFileSync(TF, args, {
+      cwd: dir,
+      encoding: 'utf8',
+      stdio: 'pipe',
+      timeout: 300_000,
+      env: { ...process.env, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' },
+    });
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`${TF} ${args.join(' ')} failed in ${dir}:\n${err.stderr ?? ''}\n${err.stdout ?? ''}\n${err.message}`);
+  }
+}
+
+/** Synthesizes a config file into a fresh directory; returns the stack directories by name. */
+function synth(configFile: string | undefined): Record<string, string> {
+  const outdir = join(mkdtempSync(join(tmpdir(), 'jhlti-tf-')), 'cdktf.out');
+  const app = new App({ outdir });
+  addEnvironments(app, loadConfig(configFile, { baseImages: 'official', caBundle: '' }), { outdir });
+  app.synth();
+  return Object.fromEntries(readdirSync(join(outdir, 'stacks')).map((name) => [name, join(outdir, 'stacks', name)]));
+}
+
+function manyCourses(): string {
+  const env = (name: string, port: number, offset: number) => ({
+    name,
+    hostname: `${name}.example.test`,
+    port,
+    lti13: name === 'spring'
+      ? { enabled: true, issuer: 'https://lms.example.test', clientIds: ['c1'], authorizeUrl: 'https://lms.example.test/auth', jwksUrl: 'https://lms.example.test/jwks' }
+      : undefined,
+    courses: Array.from({ length: 10 }, (_, i) => ({ id: `course${offset + i}`, title: `Course ${offset + i}`, contexts: [`ctx-${offset + i}`] })),
+  });
+  const file = join(mkdtempSync(join(tmpdir(), 'jhlti-many-')), 'twenty-courses.json');
+  writeFileSync(file, JSON.stringify({ version: 1, environments: [env('autumn', 8443, 0), env('spring', 9443, 10)] }));
+  return file;
+}
+
+interface PlannedChange {
+  type: string;
+  change: { actions: string[] };
+}
+
+function plan(dir: string): PlannedChange[] {
+  tf(dir, ['init', '-input=false', '-no-color']);
+  const validate = JSON.parse(tf(dir, ['validate', '-json', '-no-color'])) as { valid: boolean; error_count: number };
+  expect(validate).toMatchObject({ valid: true, error_count: 0 });
+  tf(dir, ['plan', '-input=false', '-no-color', '-lock=false', '-out=tfplan']);
+  const shown = JSON.parse(tf(dir, ['show', '-json', 'tfplan'])) as { resource_changes: PlannedChange[] };
+  return shown.resource_changes;
+}
+
+function countByType(changes: PlannedChange[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const c of changes) {
+    expect(c.change.actions).toEqual(['create']);
+    counts[c.type] = (counts[c.type] ?? 0) + 1;
+  }
+  return counts;
+}
+
+describe('terraform init + validate + plan of every stack', () => {
+  beforeAll(() => {
+    const missing = prerequisites();
+    if (missing.length > 0) throw new Error(`terraform tier cannot run: ${missing.join('; ')}. Run \`npm run setup:offline\` and source its env.sh (test/run does).`);
+  });
+
+  test('demo: plans the whole environment', () => {
+    const stacks = synth(undefined);
+    expect(Object.keys(stacks)).toEqual(['demo']);
+    expect(countByType(plan(stacks.demo))).toEqual({
+      docker_container: 3,
+      docker_image: 3,
+      docker_network: 2,
+      docker_volume: 3,
+      random_bytes: 7,
+      tls_private_key: 1,
+      tls_self_signed_cert: 1,
+    });
+  });
+
+  test('three courses in two environments (one with its own certificate files)', () => {
+    const stacks = synth(join(FIXTURES, 'three-courses.yaml'));
+    expect(Object.keys(stacks).sort()).toEqual(['chem', 'physics']);
+    expect(countByType(plan(stacks.physics)).docker_container).toBe(4);
+    const chem = countByType(plan(stacks.chem));
+    expect(chem.tls_private_key).toBeUndefined();
+    expect(chem.docker_container).toBe(3);
+  });
+
+  test('twenty courses in two environments', () => {
+    const stacks = synth(manyCourses());
+    expect(Object.keys(stacks).sort()).toEqual(['autumn', 'spring']);
+    for (const dir of Object.values(stacks)) {
+      const counts = countByType(plan(dir));
+      expect(counts).toMatchObject({ docker_container: 12, docker_image: 12, docker_volume: 12 });
+    }
+  });
+});
