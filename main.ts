@@ -25,7 +25,7 @@ function main(): void {
   }
   // The App creates its output directory, so it comes only after the config is known to be good.
   const app = new App();
-  addEnvironments(app, config, { protectData: process.env.JHLTI_PURGE_DATA !== '1' });
+  addEnvironments(app, config, { protectData: process.env.JHLTI_PURGE_DATA !== '1', outdir: app.outdir });
   app.synth();
 }
 

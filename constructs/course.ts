@@ -53,7 +53,7 @@ export class Course extends Construct {
       command: ['/usr/local/bin/jhlti-start', 'grader'],
       // Starts as root to prepare the course directory, then drops to the grader uid with no
       // capabilities left (images/notebook/jhlti-start).
-      capabilities: { drop: ['ALL'], add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETUID'] },
+      capabilities: { drop: ['ALL'], add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETPCAP', 'SETUID'] },
       // memory_swap equal to memory: no swap, and no perpetual diff from the provider.
       memory: memoryMegabytes(props.memory),
       memorySwap: memoryMegabytes(props.memory),

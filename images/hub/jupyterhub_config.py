@@ -1,0 +1,75 @@
+# JupyterHub configuration for jupyterhub-lti-stack.
+# Deployment facts come from stack.json and the secrets directory written by Terraform
+# (images/CONTRACT.md); the logic lives in the jupyterhub_lti_stack package.
+from jupyterhub_lti_stack import hub
+from jupyterhub_lti_stack.auth import LtiStackAuthenticator
+from jupyterhub_lti_stack.spawner import CourseDockerSpawner
+from jupyterhub_lti_stack.stack import load_secrets, load_stack
+
+c = get_config()  # noqa: F821
+stack = load_stack()
+secrets = load_secrets(stack)
+
+# Hub, behind a separately running configurable-http-proxy that terminates TLS
+c.JupyterHub.public_url = stack.public_url
+c.JupyterHub.hub_bind_url = stack.hub_bind_url
+c.JupyterHub.hub_connect_url = stack.hub_connect_url
+c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/data/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret = bytes.fromhex(secrets["cookie_secret"])
+c.JupyterHub.cleanup_servers = False  # redeploying the hub keeps notebooks running
+c.ConfigurableHTTPProxy.should_start = False
+c.ConfigurableHTTPProxy.api_url = stack.proxy_api_url
+c.ConfigurableHTTPProxy.auth_token = secrets["proxy_token"]
+c.JupyterHub.tornado_settings = hub.tornado_settings(stack)
+
+# LTI 1.1 and/or LTI 1.3 launches, mapped to declared courses
+c.JupyterHub.authenticator_class = LtiStackAuthenticator
+c.Authenticator.allow_all = True  # the LMS decides who launches; unknown courses are refused
+c.Authenticator.enable_auth_state = True
+c.CryptKeeper.keys = [bytes.fromhex(secrets["crypt_key"])]
+c.LtiStackAuthenticator.stack = stack
+c.LtiStackAuthenticator.uri_scheme = hub.uri_scheme(stack)
+c.LtiStackAuthenticator.lti11_enabled = stack.lti11_enabled
+if stack.lti11_enabled:
+    c.LtiStackAuthenticator.consumers = {secrets["lti11_consumer_key"]: secrets["lti11_shared_secret"]}
+c.LtiStackAuthenticator.lti13_enabled = stack.lti13.enabled
+if stack.lti13.enabled:
+    c.LtiStackAuthenticator.username_key = "sub"
+    c.LtiStackAuthenticator.issuer = stack.lti13.issuer
+    c.LtiStackAuthenticator.client_id = set(stack.lti13.client_ids)
+    c.LtiStackAuthenticator.authorize_url = stack.lti13.authorize_url
+    c.LtiStackAuthenticator.jwks_endpoint = stack.lti13.jwks_url
+    c.LtiStackAuthenticator.deployment_ids = set(stack.lti13.deployment_ids)
+
+# Course groups, formgrader services and their roles exist before the first launch
+c.JupyterHub.load_groups = hub.groups(stack)
+c.JupyterHub.load_roles = hub.roles(stack)
+c.JupyterHub.services = hub.services(stack, secrets)
+
+# One container per user, from the course's image, with its own uid
+c.JupyterHub.spawner_class = CourseDockerSpawner
+c.CourseSpawnerMixin.stack = stack
+c.Spawner.mem_limit = stack.memory_bytes
+c.Spawner.cpu_limit = stack.cpus
+c.Spawner.args = hub.singleuser_args(stack)
+# nbgrader in the user's server reads the user's groups (its courses) and the formgrader services
+c.Spawner.server_token_scopes = [
+    "users:activity!user", "access:servers!server", "read:users:groups!user", "list:services", "read:services",
+]
+c.DockerSpawner.network_name = stack.docker_network
+c.DockerSpawner.use_internal_ip = True
+c.DockerSpawner.name_template = stack.name_prefix + "-nb-{username}"
+c.DockerSpawner.volumes = {
+    stack.name_prefix + "-home-{username}": "/home/jovyan",
+    stack.exchange_volume: "/srv/nbgrader/exchange",
+}
+c.DockerSpawner.remove = True  # the home volume outlives the container
+c.DockerSpawner.pull_policy = "never"  # images are built by Terraform before any spawn
+c.DockerSpawner.cmd = ["/usr/local/bin/jhlti-start"]
+# jhlti-start begins as root only to hand /home/jovyan to NB_UID, then drops every privilege
+c.DockerSpawner.extra_create_kwargs = {"user": "0"}
+c.DockerSpawner.extra_host_config = {
+    "cap_drop": ["ALL"],
+    "cap_add": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "SETPCAP"],
+    "security_opt": ["no-new-privileges"],
+}

@@ -1,0 +1,162 @@
+"""One authenticator for LTI 1.1 and LTI 1.3 launches into declared courses.
+
+JupyterHub runs one Authenticator. ltiauthenticator ships two, each with its own
+handlers, so ``LtiStackAuthenticator`` is an ``LTI13Authenticator`` (its handlers read
+the LTI 1.3 settings from ``handler.authenticator``) that also mounts the LTI 1.1 launch
+handler and delegates LTI 1.1 signature checking to an ``LTI11Authenticator``. Either
+protocol can be switched off. Both are verified by ltiauthenticator; this class adds
+course and role mapping and the group memberships nbgrader reads.
+"""
+
+from __future__ import annotations
+
+from jupyterhub import orm
+from jupyterhub.handlers import BaseHandler
+from ltiauthenticator.lti11.auth import LTI11Authenticator
+from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler, LTI11ConfigHandler
+from ltiauthenticator.lti13.auth import LTI13Authenticator
+from tornado.web import HTTPError
+from traitlets import Bool, Dict, Instance
+from traitlets import Set as TraitletsSet
+from traitlets import Unicode
+
+from .launch import Launch, choose_image, course_groups, course_role, lti11_launch, lti13_launch
+from .stack import Stack
+
+DEPLOYMENT_ID_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
+
+
+class CourseNotSetUp(HTTPError):
+    """A verified launch from an LMS context that no declared course claims."""
+
+    def __init__(self, launch: Launch):
+        context = launch.context_id or "(no context)"
+        label = f" ({launch.context_label})" if launch.context_label else ""
+        message = (
+            f"This course is not set up on this JupyterHub: the LMS context {context}{label} "
+            "is not declared in the stack configuration. Ask the platform team to add it to a "
+            "course's context_ids."
+        )
+        super().__init__(403, message.replace("%", "%%"))  # log_message is a format string
+        self.jupyterhub_message = message
+
+
+class LaunchInfoHandler(BaseHandler):
+    """Where /hub/login leads: this hub is entered from the LMS, not by a login form."""
+
+    async def get(self):
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.finish(
+            "<!DOCTYPE html><html><head><title>Open from your course</title></head><body>"
+            "<h1>Open JupyterHub from your course</h1><p>This JupyterHub is reached through "
+            "your learning platform: open the Jupyter link or activity in your course there.</p>"
+            "</body></html>"
+        )
+
+
+class Lti11LaunchHandler(LTI11AuthenticateHandler):
+    """ltiauthenticator's LTI 1.1 launch, but a ``custom_next`` parameter may only name a
+    path on this hub (upstream redirects to any URL, an open redirect after login)."""
+
+    async def post(self):
+        await self.login_user()
+        next_url = self.get_body_argument("custom_next", "")
+        if not next_url.startswith("/") or next_url[1:2] in ("/", "\\"):
+            next_url = self.get_next_url()
+        self.redirect(next_url)
+
+
+class LtiStackAuthenticator(LTI13Authenticator):
+    login_service = "your course"
+    auto_login = True
+
+    stack = Instance(Stack, config=True, help="The parsed stack.json")
+    lti11_enabled = Bool(False, config=True)
+    lti13_enabled = Bool(False, config=True)
+    consumers = Dict(config=True, help="LTI 1.1 consumer key -> shared secret")
+    deployment_ids = TraitletsSet(
+        Unicode(), config=True, help="LTI 1.3 deployment ids accepted; empty accepts any"
+    )
+
+    def login_url(self, base_url):
+        """Where /hub/login sends people: a page telling them to start from the LMS."""
+        return base_url.rstrip("/") + "/lti/start"
+
+    def get_handlers(self, app):
+        handlers = [("/lti/start", LaunchInfoHandler)]
+        if self.lti11_enabled:
+            handlers += [("/lti/launch", Lti11LaunchHandler), ("/lti11/config", LTI11ConfigHandler)]
+        if self.lti13_enabled:
+            handlers += [
+                (super().login_url(""), self.login_handler),  # /lti13/oauth_login
+                (self.callback_url(""), self.callback_handler),
+                (self.config_json_url(""), self.config_handler),
+            ]
+        return handlers
+
+    def _lti11_verifier(self) -> LTI11Authenticator:
+        return LTI11Authenticator(
+            consumers=self.consumers, username_key="user_id", uri_scheme=self.uri_scheme, log=self.log
+        )
+
+    async def authenticate(self, handler, data=None):
+        if isinstance(handler, LTI11AuthenticateHandler):
+            verified = await self._lti11_verifier().authenticate(handler, data)
+            launch = lti11_launch(verified["auth_state"])
+        else:
+            if not (data or {}).get("sub"):
+                raise HTTPError(400, "Anonymous LTI 1.3 launches (no sub claim) cannot start a server")
+            verified = await super().authenticate(handler, data)
+            self._check_deployment(verified["auth_state"])
+            launch = lti13_launch(verified["auth_state"])
+
+        if self.normalize_username(launch.user_id) in self.stack.reserved_usernames:
+            self.log.warning("%s launch with reserved user id %r rejected", launch.protocol, launch.user_id)
+            raise HTTPError(403, "This LMS user id is reserved on this hub")
+        course = self.stack.course_for_context(launch.context_id)
+        if course is None:
+            self.log.warning(
+                "%s launch for undeclared context %r (label %r) by user %r: course not set up",
+                launch.protocol, launch.context_id, launch.context_label, launch.user_id,
+            )
+            raise CourseNotSetUp(launch)
+        role = course_role(launch.roles)
+        if launch.requested_image and choose_image(course, launch.requested_image) != launch.requested_image:
+            self.log.warning(
+                "Launch asked for image %r, not allowed in course %s; using %s",
+                launch.requested_image, course.id, course.image,
+            )
+        auth_state = dict(verified["auth_state"])
+        auth_state["jhlti"] = {
+            "protocol": launch.protocol,
+            "course": course.id,
+            "role": role,
+            "requested_image": launch.requested_image,
+        }
+        self.log.info("%s launch: user %r is %s in course %s", launch.protocol, launch.user_id, role, course.id)
+        return {"name": launch.user_id, "auth_state": auth_state}
+
+    def _check_deployment(self, id_token: dict) -> None:
+        deployment = id_token.get(DEPLOYMENT_ID_CLAIM)
+        if self.deployment_ids and deployment not in self.deployment_ids:
+            self.log.warning("LTI 1.3 launch from unknown deployment %r rejected", deployment)
+            raise HTTPError(403, f"Unknown LTI 1.3 deployment {deployment!r}")
+
+    async def run_post_auth_hook(self, handler, auth_model):
+        """Add the launch's course groups to the user's memberships, keeping all others.
+
+        Groups are not delegated to JupyterHub's ``manage_groups`` (that would replace a
+        user's groups with those of the latest launch, and lock the group API that
+        nbgrader's formgrader uses to add students).
+        """
+        auth_model = await super().run_post_auth_hook(handler, auth_model)
+        launch = auth_model["auth_state"]["jhlti"]
+        course = self.stack.course(launch["course"])
+        user = handler.find_user(auth_model["name"]) or handler.user_from_username(auth_model["name"])
+        current = {g.name for g in user.groups}
+        for name in sorted(course_groups(course, launch["role"]) - current):
+            group = orm.Group.find(handler.db, name) or orm.Group(name=name)
+            user.orm_user.groups.append(group)
+            self.log.info("Adding user %s to group %s", user.name, name)
+        handler.db.commit()
+        return auth_model

@@ -1,0 +1,113 @@
+"""What an LTI launch means for the hub: who, which course, which role, which image.
+
+ltiauthenticator verifies launches; it maps nothing. The functions here read the two
+payload shapes it hands over (LTI 1.1 form fields, LTI 1.3 decoded id_token) into one
+``Launch`` and decide course membership from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .stack import Course
+
+INSTRUCTOR = "instructor"
+STUDENT = "student"
+
+LTI13_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+LIS_V2 = "http://purl.imsglobal.org/vocab/lis/v2/"
+# Principal roles that make someone teach a course. Context (membership) roles count
+# whatever the vocabulary; institution/system roles only count for administrators:
+# an institution-level "Instructor" says what the person is at the school, not what
+# they are in this course (a faculty member can be a learner in a course).
+TEACHING_ROLES = {"instructor", "teachingassistant", "administrator"}
+ADMIN_ROLES = {"administrator", "sysadmin"}
+
+
+@dataclass(frozen=True)
+class Launch:
+    protocol: str  # "lti11" or "lti13"
+    user_id: str
+    roles: tuple[str, ...]
+    context_id: str | None
+    context_label: str | None
+    requested_image: str | None
+
+
+def _principal(role: str) -> tuple[str, str]:
+    """Split an LTI role into (scope, principal role name), lower-cased.
+
+    scope is "context", "institution" or "system". Sub-roles keep their principal:
+    ``membership/Instructor#TeachingAssistant`` is an Instructor, ``membership/Learner#Instructor``
+    (a learner acting as instructor to peers) is a Learner.
+    """
+    role = role.strip()
+    if role.startswith(LIS_V2):  # LTI 1.3 / LIS v2 URIs
+        path, _, fragment = role[len(LIS_V2):].partition("#")
+        parts = path.split("/")
+        scope = {"membership": "context", "institution": "institution", "system": "system"}.get(parts[0], "other")
+        name = parts[1] if parts[0] == "membership" and len(parts) > 1 else fragment
+        return scope, name.lower()
+    if role.startswith("urn:lti:"):  # LTI 1.1 URNs: urn:lti:{role,instrole,sysrole}:ims/lis/Name[/SubRole]
+        kind, _, path = role[len("urn:lti:"):].partition(":")
+        segments = path.split("/")
+        name = segments[2] if len(segments) > 2 else segments[-1]
+        scope = {"role": "context", "instrole": "institution", "sysrole": "system"}.get(kind, "other")
+        return scope, name.lower()
+    if "://" in role or role.startswith("urn:"):
+        return "other", role.lower()
+    return "context", role.lower()  # LTI 1.1 short names ("Instructor", "Learner")
+
+
+def course_role(roles: tuple[str, ...] | list[str]) -> str:
+    """instructor for Instructor/TeachingAssistant/Administrator, student for everything else."""
+    for role in roles:
+        scope, name = _principal(role)
+        if scope == "context" and name in TEACHING_ROLES:
+            return INSTRUCTOR
+        if scope in ("institution", "system") and name in ADMIN_ROLES:
+            return INSTRUCTOR
+    return STUDENT
+
+
+def lti11_launch(args: dict[str, str]) -> Launch:
+    """From LTI 1.1 launch form fields (as ltiauthenticator puts them in auth_state)."""
+    return Launch(
+        protocol="lti11",
+        user_id=args["user_id"],
+        roles=tuple(r for r in (args.get("roles") or "").split(",") if r.strip()),
+        context_id=args.get("context_id") or None,
+        context_label=args.get("context_label") or None,
+        requested_image=args.get("custom_image") or None,
+    )
+
+
+def lti13_launch(id_token: dict) -> Launch:
+    """From a verified LTI 1.3 id_token."""
+    context = id_token.get(LTI13_CLAIM + "context") or {}
+    custom = id_token.get(LTI13_CLAIM + "custom") or {}
+    roles = id_token.get(LTI13_CLAIM + "roles") or []
+    if isinstance(roles, str):
+        roles = [roles]
+    return Launch(
+        protocol="lti13",
+        user_id=id_token["sub"],
+        roles=tuple(roles),
+        context_id=context.get("id") or None,
+        context_label=context.get("label") or None,
+        requested_image=custom.get("image") or None,
+    )
+
+
+def course_groups(course: Course, role: str) -> set[str]:
+    """nbgrader's multi-course convention: everyone in nbgrader-<c>, teachers also in formgrade-<c>."""
+    if role == INSTRUCTOR:
+        return {course.student_group, course.instructor_group}
+    return {course.student_group}
+
+
+def choose_image(course: Course, requested: str | None) -> str:
+    """The requested image if the course allows it, else the course default."""
+    if requested and requested in course.images:
+        return requested
+    return course.image

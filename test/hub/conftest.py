@@ -1,0 +1,242 @@
+"""Fixtures for the hub-layer tier: a real JupyterHub (generated config, real
+ltiauthenticator) behind a real configurable-http-proxy, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+HUB_DIR = ROOT / "images" / "hub"
+HUB_CONFIG = HUB_DIR / "jupyterhub_config.py"
+CHP = ROOT / ".venv" / "chp" / "node_modules" / ".bin" / "configurable-http-proxy"
+# images/hub is a Docker build context whose content hash Terraform tracks: keep it free of
+# __pycache__ both in this process and in the hub subprocess (PYTHONDONTWRITEBYTECODE below).
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(HUB_DIR))
+
+from lti_platform import Lti11Consumer, Lti13Platform  # noqa: E402
+
+ISSUER = "https://lms.example.org"
+CLIENT_ID = "jhlti-client-1"
+DEPLOYMENT_ID = "deployment-1"
+INTRO_IMAGE = "jhlti/test-notebook-intro101:0123456789ab"
+INTRO_R_IMAGE = "jhlti/test-notebook-intro101-r:0123456789ab"
+FORGERIES: list[tuple[str, int, str]] = []
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stack_document(ports: dict, platform: Lti13Platform) -> dict:
+    return {
+        "schema_version": 1,
+        "environment": "hubtest",
+        "public_url": f"http://127.0.0.1:{ports['public']}",
+        "name_prefix": "jhlti-hubtest",
+        "hub_bind_url": f"http://127.0.0.1:{ports['hub']}",
+        "hub_connect_url": f"http://127.0.0.1:{ports['hub']}",
+        "proxy_api_url": f"http://127.0.0.1:{ports['api']}",
+        "docker_network": "jhlti-hubtest-users",
+        "exchange_volume": "jhlti-hubtest-exchange",
+        "uid_base": 20000,
+        "lti11": {"enabled": True},
+        "lti13": {
+            "enabled": True,
+            "issuer": ISSUER,
+            "client_ids": [CLIENT_ID],
+            "authorize_url": platform.authorize_url,
+            "jwks_url": platform.jwks_url,
+            "deployment_ids": [DEPLOYMENT_ID],
+        },
+        "frame_ancestors": [],
+        "limits": {"memory_bytes": 1073741824, "cpus": 1.0},
+        "idle_cull_seconds": 3600,
+        "courses": [
+            {
+                "id": "intro101", "title": "Introduction", "context_ids": ["ctx-intro101"],
+                "image": INTRO_IMAGE, "allowed_images": [INTRO_R_IMAGE],
+                "volume": "jhlti-hubtest-course-intro101",
+                "grader_url": f"http://127.0.0.1:{ports['grader1']}", "grader_uid": 4242,
+            },
+            {
+                "id": "data201", "title": "Data", "context_ids": ["ctx-data201", "course-v1:edX+Data+2026"],
+                "image": "jhlti/test-notebook-data201:0123456789ab", "allowed_images": [],
+                "volume": "jhlti-hubtest-course-data201",
+                "grader_url": f"http://127.0.0.1:{ports['grader2']}", "grader_uid": 4243,
+            },
+        ],
+    }
+
+
+TEST_CONFIG = """\
+# Test tier only: the generated production config, with a local-process spawner in
+# place of Docker, a temp database, and an API client for the tests to inspect the hub.
+c = get_config()  # noqa: F821
+load_subconfig({hub_config!r})  # noqa: F821
+c.JupyterHub.db_url = "sqlite:///{tmp}/jupyterhub.sqlite"
+c.JupyterHub.spawner_class = "standin_spawner.LocalCourseSpawner"
+c.LocalCourseSpawner.record_dir = "{tmp}/spawns"
+c.LocalCourseSpawner.home_dir_template = "{tmp}/home/{{username}}"
+c.Spawner.start_timeout = 60
+c.LocalCourseSpawner.args = ["--allow-root"]  # the test runner may be root
+c.JupyterHub.services.append({{"name": "test-inspector", "api_token": {token!r}}})
+c.JupyterHub.load_roles.append(
+    {{"name": "test-inspector", "scopes": ["admin:users", "admin:servers", "admin:groups"],
+      "services": ["test-inspector"]}}
+)
+"""
+
+
+@dataclass
+class Hub:
+    url: str  # public URL, through configurable-http-proxy
+    tmp: Path
+    log: Path
+    lti11: Lti11Consumer
+    lti13: Lti13Platform
+    api_token: str
+    secrets: dict = field(default_factory=dict)
+
+    def api(self, method: str, path: str, **kw) -> requests.Response:
+        headers = {"Authorization": f"token {self.api_token}"}
+        return requests.request(method, f"{self.url}/hub/api{path}", headers=headers, timeout=30, **kw)
+
+    def user(self, name: str) -> dict | None:
+        r = self.api("GET", f"/users/{name}")
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        return r.json()
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def last_error(self) -> str:
+        """The reason the hub logged for the latest rejected request."""
+        errors = re.findall(r"web:\d+\] \d{3} \w+ \S+ \([^)]*\): (.*)", self.log_text())
+        return errors[-1] if errors else ""
+
+
+def _wait_for(url: str, proc: subprocess.Popen, log: Path, what: str, timeout=90, headers=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with {proc.returncode}:\n{log.read_text()[-6000:]}")
+        try:
+            if requests.get(url, timeout=2, headers=headers).status_code < 500:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{what} not answering at {url} after {timeout}s:\n{log.read_text()[-6000:]}")
+
+
+def _stop(proc: subprocess.Popen):
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory) -> Hub:
+    if not HUB_CONFIG.is_file():
+        pytest.fail(f"hub config missing: {HUB_CONFIG}")
+    if not CHP.exists():
+        pytest.fail(f"configurable-http-proxy missing at {CHP}: run test/hub/setup-venv.sh")
+    if not shutil.which("node"):
+        pytest.fail("node is needed to run configurable-http-proxy")
+    tmp = tmp_path_factory.mktemp("hub")
+    (tmp / "spawns").mkdir()
+    ports = {k: _free_port() for k in ("public", "api", "hub", "grader1", "grader2")}
+    platform = Lti13Platform(ISSUER, CLIENT_ID, DEPLOYMENT_ID)
+
+    (tmp / "stack.json").write_text(json.dumps(stack_document(ports, platform), indent=2))
+    secret_dir = tmp / "secrets"
+    secret_dir.mkdir()
+    values = {
+        name: secrets.token_hex(32)
+        for name in ("cookie_secret", "crypt_key", "proxy_token", "lti11_shared_secret",
+                     "service-token-idle-culler", "service-token-intro101", "service-token-data201")
+    }
+    values["lti11_consumer_key"] = secrets.token_hex(16)
+    for name, value in values.items():
+        (secret_dir / name).write_text(value)
+        (secret_dir / name).chmod(0o600)
+    api_token = secrets.token_hex(32)
+    config = tmp / "test_config.py"
+    config.write_text(TEST_CONFIG.format(hub_config=str(HUB_CONFIG), tmp=tmp, token=api_token))
+
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PYTHONPATH": os.pathsep.join([str(HUB_DIR), str(Path(__file__).parent)]),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "JHLTI_STACK_FILE": str(tmp / "stack.json"),
+        "JHLTI_SECRETS_DIR": str(secret_dir),
+        "CONFIGPROXY_AUTH_TOKEN": values["proxy_token"],
+    }
+    proxy_log, hub_log = tmp / "proxy.log", tmp / "hub.log"
+    proxy = subprocess.Popen(
+        [str(CHP), "--ip", "127.0.0.1", "--port", str(ports["public"]),
+         "--api-ip", "127.0.0.1", "--api-port", str(ports["api"]),
+         "--default-target", f"http://127.0.0.1:{ports['hub']}",
+         "--error-target", f"http://127.0.0.1:{ports['hub']}/hub/error"],
+        env=env, stdout=proxy_log.open("w"), stderr=subprocess.STDOUT,
+    )
+    hub_proc = None
+    try:
+        _wait_for(f"http://127.0.0.1:{ports['api']}/api/routes", proxy, proxy_log, "configurable-http-proxy", 30,
+                  headers={"Authorization": f"token {values['proxy_token']}"})
+        hub_proc = subprocess.Popen(
+            [sys.executable, "-m", "jupyterhub", "-f", str(config), "--debug"],
+            cwd=tmp, env=env, stdout=hub_log.open("w"), stderr=subprocess.STDOUT,
+        )
+        _wait_for(f"http://127.0.0.1:{ports['hub']}/hub/api/", hub_proc, hub_log, "JupyterHub")
+        url = f"http://127.0.0.1:{ports['public']}"
+        # the hub registers its own route with the proxy; wait until it is served there
+        _wait_for(url + "/hub/api/", hub_proc, hub_log, "JupyterHub through the proxy", 30)
+        yield Hub(
+            url=url, tmp=tmp, log=hub_log, api_token=api_token, secrets=values,
+            lti11=Lti11Consumer(url + "/hub/lti/launch", values["lti11_consumer_key"], values["lti11_shared_secret"]),
+            lti13=platform,
+        )
+    finally:
+        if hub_proc is not None:
+            _stop(hub_proc)
+        _stop(proxy)
+        platform.close()
+
+
+def record_forgery(name: str, status: int, reason: str = ""):
+    FORGERIES.append((name, status, reason))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FORGERIES:
+        terminalreporter.section("forged launches and the status each got")
+        for name, status, reason in FORGERIES:
+            terminalreporter.write_line(f"{status}  {name}" + (f"  ({reason})" if reason else ""))
+
+
+def login_cookie(session: requests.Session) -> bool:
+    return any(c.name == "jupyterhub-hub-login" for c in session.cookies)

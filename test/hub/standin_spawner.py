@@ -1,0 +1,26 @@
+"""The hub-layer tier's stand-in for Docker: the real course logic (CourseSpawnerMixin)
+on a local process, recording what a container would have been given."""
+
+import json
+from pathlib import Path
+
+from jupyterhub.spawner import SimpleLocalProcessSpawner
+from traitlets import Unicode
+
+from jupyterhub_lti_stack.spawner import CourseSpawnerMixin
+
+
+class LocalCourseSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
+    record_dir = Unicode(config=True)
+
+    async def start(self):
+        await self.resolve_course()
+        env = self.get_env()
+        record = {
+            "course": self.course_id,
+            "image": self.course_image,
+            "NB_UID": env["NB_UID"],
+            "JHLTI_COURSE_ID": env["JHLTI_COURSE_ID"],
+        }
+        Path(self.record_dir, self.user.name + ".json").write_text(json.dumps(record))
+        return await SimpleLocalProcessSpawner.start(self)
