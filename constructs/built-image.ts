@@ -106,5 +106,8 @@ export class BuiltImage extends Construct {
         forceRemove: true,
       },
     });
+    // docker provider 4.x prefers buildx, which Debian's engine lacks; the classic builder also
+    // uses a local FROM image without pulling. (Not in the 3.6.2 bindings, hence the override.)
+    this.image.addOverride('build.use_legacy_builder', true);
   }
 }

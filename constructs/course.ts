@@ -53,7 +53,8 @@ export class Course extends Construct {
       command: ['/usr/local/bin/jhlti-start', 'grader'],
       // Starts as root to prepare the course directory, then drops to the grader uid with no
       // capabilities left (images/notebook/jhlti-start).
-      capabilities: { drop: ['ALL'], add: ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETPCAP', 'SETUID'] },
+      // Spelt as the engine reports them (CAP_*), or every plan would replace the container.
+      capabilities: { drop: ['ALL'], add: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID'] },
       // memory_swap equal to memory: no swap, and no perpetual diff from the provider.
       memory: memoryMegabytes(props.memory),
       memorySwap: memoryMegabytes(props.memory),

@@ -11,6 +11,7 @@ import { DataVolume } from './data-volume';
 import { Hub } from './hub';
 import { StackNames } from './naming';
 import { StackNetworks } from './network';
+import { PROVIDER_VERSIONS } from './provider-versions';
 import { Proxy } from './proxy';
 import { HubSecrets } from './secrets';
 import { renderStackFile } from './stack-file';
@@ -53,6 +54,7 @@ export class EnvironmentStack extends TerraformStack {
     this.publicUrl = `https://${env.hostname}${env.port === 443 ? '' : `:${env.port}`}`;
 
     new DockerProvider(this, 'docker', {});
+    this.addOverride('terraform.required_providers.docker.version', PROVIDER_VERSIONS.docker);
     new TlsProvider(this, 'tls', {});
     new RandomProvider(this, 'random', {});
     this.declareBackend(env);

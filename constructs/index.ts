@@ -15,3 +15,4 @@ export * from './proxy';
 export * from './secrets';
 export * from './stack-file';
 export * from './tls';
+export * from './provider-versions';

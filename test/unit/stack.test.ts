@@ -9,9 +9,9 @@ describe('demo environment (embedded config)', () => {
     expect(demo.terraform.backend).toEqual({ local: { path: '../../../state/demo.tfstate' } });
   });
 
-  test('pins the three providers at the versions the bindings were generated for', () => {
+  test('pins the three providers exactly (docker at the version the offline mirror can build)', () => {
     expect(demo.terraform.required_providers).toEqual({
-      docker: { source: 'kreuzwerker/docker', version: '3.6.2' },
+      docker: { source: 'kreuzwerker/docker', version: '4.6.0' },
       random: { source: 'hashicorp/random', version: '3.7.2' },
       tls: { source: 'hashicorp/tls', version: '4.1.0' },
     });
@@ -105,6 +105,7 @@ describe('demo environment (embedded config)', () => {
       expect(image.triggers.context_sha256).toMatch(/^[0-9a-f]{64}$/);
       expect(image.name.endsWith(`:${image.triggers.identity_sha256.slice(0, 12)}`)).toBe(true);
       expect(image.build.context).toMatch(/^assets\//);
+      expect(image.build.use_legacy_builder).toBe(true);
     }
   });
 
