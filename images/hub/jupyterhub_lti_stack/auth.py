@@ -34,8 +34,8 @@ class CourseNotSetUp(HTTPError):
         label = f" ({launch.context_label})" if launch.context_label else ""
         message = (
             f"This course is not set up on this JupyterHub: the LMS context {context}{label} "
-            "is not declared in the stack configuration. Ask the platform team to add it to a "
-            "course's context_ids."
+            "is not declared in the stack configuration. Ask the platform team to add it to the "
+            "\"contexts\" of a course in the jupyterhub-lti-stack config and deploy again."
         )
         super().__init__(403, message.replace("%", "%%"))  # log_message is a format string
         self.jupyterhub_message = message

@@ -1,0 +1,124 @@
+"""End-to-end tier: deploys the `e2e` environment on the local Docker engine with the real
+cdktf CLI and Terraform, then drives it like an LMS, a browser and a terminal would.
+
+    .venv/bin/python -m pytest test/e2e -q -x
+
+Needs the offline toolchain (.ci/setup/all.sh): a Docker engine, the stand-in base images,
+TERRAFORM_BINARY_NAME and TF_CLI_CONFIG_FILE in the environment. A missing prerequisite fails
+the tier. Everything of a previous run (containers, networks and volumes named jhlti-e2e-*,
+.gen/e2e) is removed first, and again after a failure (JHLTI_E2E_KEEP=1 keeps a failed stack
+for debugging). Only loopback and the stack's own containers are contacted."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import requests
+
+sys.dont_write_bytecode = True  # keep test/hub (imported from here) free of __pycache__
+sys.path.insert(0, str(Path(__file__).parent))
+
+import harness  # noqa: E402
+from harness import TIMINGS, WORK_DIR, Stack, prerequisite_problems, say, wipe_everything  # noqa: E402
+from jwks_platform import ContainerPlatform, make_test_ca  # noqa: E402
+from stack_config import COURSES, PUBLIC_URL, Course, write_config  # noqa: E402
+
+
+@dataclass
+class User:
+    name: str
+    course: str
+    role: str  # "instructor" | "student"
+    protocol: str  # "lti11" | "lti13"
+    session: requests.Session = None  # the user's browser
+    container: str = ""
+    uid: int = 0
+    launch_to_ready: float = 0.0
+
+
+@dataclass
+class E2E:
+    """What the steps share: the stack, its config knobs, the platform and the users."""
+
+    stack: Stack
+    platform: ContainerPlatform
+    platform_ca: Path
+    cert_file: Path = WORK_DIR / "proxy-cert.pem"
+    courses: list[Course] = field(default_factory=lambda: list(COURSES))
+    idle_cull_seconds: int = 3600
+    users: dict[str, User] = field(default_factory=dict)
+    facts: dict = field(default_factory=dict)  # results one step leaves for later ones
+
+    def write_config(self) -> None:
+        write_config(self.stack.config_file, self.courses, idle_cull_seconds=self.idle_cull_seconds,
+                     platform_ca=self.platform_ca)
+
+    def browser(self) -> requests.Session:
+        session = requests.Session()
+        session.verify = str(self.cert_file)  # exactly the stack's certificate, nothing else
+        session.trust_env = False  # no proxies or CA bundles from the environment: loopback only
+        return session
+
+    def url(self, path: str) -> str:
+        return PUBLIC_URL + path
+
+
+_failed = False
+
+
+def pytest_configure(config):
+    # Progress goes straight to the terminal, also under -q and output capture.
+    capman = config.pluginmanager.getplugin("capturemanager")
+
+    def printer(message: str) -> None:
+        if capman is None:
+            print(message, flush=True)
+            return
+        with capman.global_and_fixture_disabled():
+            sys.stdout.write(message + "\n")
+            sys.stdout.flush()
+
+    harness.PRINT = printer
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    global _failed
+    outcome = yield
+    if outcome.get_result().failed:
+        _failed = True
+
+
+@pytest.fixture(scope="session")
+def e2e() -> E2E:
+    problems = prerequisite_problems()
+    if problems:
+        pytest.fail("e2e prerequisites missing:\n  - " + "\n  - ".join(problems), pytrace=False)
+    with harness.timed("cleanup of any earlier e2e stack"):
+        wipe_everything()
+        WORK_DIR.mkdir(parents=True)
+    ca = make_test_ca(WORK_DIR / "platform")
+    run = E2E(stack=Stack(WORK_DIR / "config.json"), platform=ContainerPlatform(WORK_DIR / "platform"), platform_ca=ca)
+    run.write_config()
+    try:
+        yield run
+    finally:
+        if _failed and os.environ.get("JHLTI_E2E_KEEP") == "1":
+            say(f"\nJHLTI_E2E_KEEP=1: leaving the failed e2e stack in place ({WORK_DIR})")
+        else:
+            with harness.timed("final cleanup"):
+                run.platform.close()
+                wipe_everything(keep_work_dir=not _failed)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not TIMINGS:
+        return
+    terminalreporter.section("e2e step timings")
+    for name, seconds, step in TIMINGS:
+        terminalreporter.write_line(f"{seconds:8.1f} s  {'' if step else '    '}{name}")
+    terminalreporter.write_line(f"{sum(s for _, s, step in TIMINGS if step):8.1f} s  total of the steps")

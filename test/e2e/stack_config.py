@@ -1,0 +1,69 @@
+"""The e2e tier's stack config: one environment `e2e` on https://localhost:18443 (loopback only),
+LTI 1.1 and LTI 1.3 on, courses on the local stand-in base images (JHLTI_BASE_IMAGES=local).
+
+The LTI 1.3 platform is a container on the stack's users network (platform.py), so its URLs
+use the container name, and the hub trusts the test CA that signed its certificate."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV = "e2e"
+PREFIX = f"jhlti-{ENV}"
+HOSTNAME = "localhost"
+PORT = 18443
+PUBLIC_URL = f"https://{HOSTNAME}:{PORT}"
+PLATFORM_HOST = f"{PREFIX}-platform"
+PLATFORM_URL = f"https://{PLATFORM_HOST}"
+LTI13_ISSUER = PLATFORM_URL
+LTI13_CLIENT_ID = "e2e-client-1"
+LTI13_DEPLOYMENT_ID = "e2e-deployment-1"
+
+
+@dataclass(frozen=True)
+class Course:
+    id: str
+    title: str
+    context: str
+
+
+COURSES = [
+    Course("algebra", "Linear Algebra (e2e)", "ctx-e2e-algebra"),
+    Course("physics", "Physics Lab (e2e)", "ctx-e2e-physics"),
+]
+ADDED_COURSE = Course("chem101", "Chemistry (e2e, added later)", "ctx-e2e-chem101")
+
+
+def config(courses: list[Course], *, idle_cull_seconds: int, platform_ca: Path) -> dict:
+    return {
+        "version": 1,
+        "environments": [
+            {
+                "name": ENV,
+                "hostname": HOSTNAME,
+                "port": PORT,
+                "bindAddress": "127.0.0.1",
+                "lti11": {"enabled": True},
+                "lti13": {
+                    "enabled": True,
+                    "issuer": LTI13_ISSUER,
+                    "clientIds": [LTI13_CLIENT_ID],
+                    "authorizeUrl": f"{PLATFORM_URL}/authorize",
+                    "jwksUrl": f"{PLATFORM_URL}/jwks",
+                    "deploymentIds": [LTI13_DEPLOYMENT_ID],
+                    "platformCaBundle": str(platform_ca),
+                },
+                "limits": {"memory": "1G", "cpus": 1},
+                "idleCullSeconds": idle_cull_seconds,
+                "courses": [{"id": c.id, "title": c.title, "contexts": [c.context]} for c in courses],
+            }
+        ],
+    }
+
+
+def write_config(path: Path, courses: list[Course], *, idle_cull_seconds: int, platform_ca: Path) -> Path:
+    """JSON is valid YAML; the stack's loader reads either."""
+    path.write_text(json.dumps(config(courses, idle_cull_seconds=idle_cull_seconds, platform_ca=platform_ca), indent=2) + "\n")
+    return path

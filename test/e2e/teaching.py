@@ -1,0 +1,173 @@
+"""What the people in a course do: launch from the LMS (LTI 1.1 or 1.3), wait for their server,
+and run nbgrader in the containers exactly as their terminals would (docker exec as the
+server's uid, in its container, with its environment)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from harness import docker, docker_exec, inspect, say
+from lti_platform import LIS, Lti11Consumer
+from stack_config import PREFIX
+
+ASSIGNMENT = "ps1"
+POINTS = 2.0
+RIGHT = "def add(a, b):\n    return a + b\n"
+WRONG = "def add(a, b):\n    return a - b\n"
+
+
+def _cell(cell_id: str, source: str, **nbgrader) -> dict:
+    meta = {"schema_version": 3, "solution": False, "grade": False, "locked": False, "task": False, **nbgrader}
+    return {"cell_type": "code", "id": cell_id, "execution_count": None, "outputs": [],
+            "metadata": {"nbgrader": meta}, "source": source}
+
+
+def assignment_notebook() -> str:
+    """A one-exercise assignment: a solution cell and an autograded test cell worth 2 points."""
+    return json.dumps({
+        "cells": [
+            _cell("add", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION\n",
+                  grade_id="add", solution=True),
+            _cell("test-add", "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n",
+                  grade_id="test_add", grade=True, locked=True, points=POINTS),
+        ],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                     "language_info": {"name": "python"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    })
+
+
+# --- launches ---------------------------------------------------------------------------
+
+def lti11_launch(e2e, consumer: Lti11Consumer, user, context_id: str):
+    params = {
+        "user_id": user.name,
+        "roles": "Instructor" if user.role == "instructor" else "Learner",
+        "context_id": context_id,
+        "context_title": user.course,
+        "resource_link_id": f"rl-{context_id}",
+        "lis_person_contact_email_primary": f"{user.name}@example.org",
+        "launch_presentation_document_target": "window",
+    }
+    r = consumer.post(user.session, consumer.sign(params))
+    assert r.status_code == 302, (r.status_code, r.text[:500])
+
+
+def lti13_launch(e2e, user, context_id: str):
+    roles = [LIS + ("membership#Instructor" if user.role == "instructor" else "membership#Learner")]
+    r = e2e.platform.launch(user.session, e2e.url(""), sub=user.name, roles=roles,
+                            context={"id": context_id, "label": user.course, "title": user.course})
+    assert r.status_code == 302, (r.status_code, r.text[:500])
+
+
+def hub_user(e2e, user) -> dict:
+    r = user.session.get(e2e.url("/hub/api/user"), timeout=30)
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    return r.json()
+
+
+def start_server(e2e, user, timeout: float = 180) -> None:
+    """What the browser does after the launch: ask for the server, wait until the hub calls it
+    ready, then open it through the proxy (JupyterHub OAuth sets the server's own cookie)."""
+    r = user.session.get(e2e.url("/hub/spawn"), allow_redirects=False, timeout=30)
+    assert r.status_code == 302, (r.status_code, r.text[:300])
+    deadline = time.monotonic() + timeout
+    while True:
+        server = hub_user(e2e, user)["servers"].get("")
+        if server and server.get("ready"):
+            break
+        if time.monotonic() > deadline:
+            logs = docker("logs", "--tail", "60", f"{PREFIX}-hub", check=False)
+            pytest.fail(f"server of {user.name} not ready after {timeout}s: {server}\nhub log:\n{logs}")
+        time.sleep(0.5)
+    r = user.session.get(e2e.url(f"/user/{user.name}/lab"), timeout=60)
+    assert r.status_code == 200 and r.url.endswith(f"/user/{user.name}/lab"), (r.status_code, r.url)
+
+
+def server_status(e2e, user) -> dict:
+    """The user's own server answering through the proxy, with the user's session."""
+    r = user.session.get(e2e.url(f"/user/{user.name}/api/status"), allow_redirects=False, timeout=30)
+    assert r.status_code == 200, f"{user.name}: {r.status_code} {r.headers.get('Location')} {r.text[:200]}"
+    return r.json()
+
+
+def container_env(container: str) -> dict:
+    return dict(item.split("=", 1) for item in inspect(container, "{{json .Config.Env}}"))
+
+
+# --- nbgrader, in the containers ----------------------------------------------------------
+
+def grader(course: str) -> tuple[str, int]:
+    container = f"{PREFIX}-grader-{course}"
+    return container, int(container_env(container)["NB_UID"])
+
+
+def as_grader(course: str, script: str, **kw):
+    container, uid = grader(course)
+    return docker_exec(container, script, user=uid, workdir=f"/srv/nbgrader/courses/{course}",
+                       env={"HOME": "/home/jovyan"}, **kw)
+
+
+def as_user(user, script: str, **kw):
+    """A shell of the user's server: same container, same uid, no capabilities."""
+    return docker_exec(user.container, script, user=user.uid, workdir="/home/jovyan",
+                       env={"HOME": "/home/jovyan"}, **kw)
+
+
+def create_and_release(course: str) -> str:
+    notebook = assignment_notebook()
+    p = as_grader(course, f"""set -e
+mkdir -p source/{ASSIGNMENT}
+cat > source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb <<'NOTEBOOK'
+{notebook}
+NOTEBOOK
+nbgrader generate_assignment {ASSIGNMENT} --force
+nbgrader release_assignment {ASSIGNMENT} --force
+""")
+    return p.stderr + p.stdout
+
+
+def fetch_answer_submit(user, course: str, answer: str) -> str:
+    p = as_user(user, f"""set -e
+nbgrader fetch_assignment {ASSIGNMENT} --course {course}
+python3 - <<'PY'
+import nbformat
+path = "{course}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+nb = nbformat.read(path, as_version=4)
+nb.cells[0].source = {answer!r}
+nbformat.write(nb, path)
+PY
+nbgrader submit {ASSIGNMENT} --course {course}
+""")
+    return p.stderr + p.stdout
+
+
+def collect_and_autograde(course: str) -> str:
+    p = as_grader(course, f"set -e\nnbgrader collect {ASSIGNMENT}\nnbgrader autograde {ASSIGNMENT}\n")
+    return p.stderr + p.stdout
+
+
+def gradebook_scores(course: str) -> dict[str, tuple[float, float]]:
+    p = as_grader(course, f"""python3 - <<'PY'
+import json
+from nbgrader.api import Gradebook
+with Gradebook("sqlite:////srv/nbgrader/courses/{course}/gradebook.db", course_id="{course}") as gb:
+    print(json.dumps({{s.student_id: [s.score, s.max_score] for s in gb.assignment_submissions("{ASSIGNMENT}")}}))
+PY
+""")
+    return {k: tuple(v) for k, v in json.loads(p.stdout.strip().splitlines()[-1]).items()}
+
+
+def inbound(course: str) -> list[str]:
+    """The course's submissions in the exchange, as its grader sees them."""
+    p = as_grader(course, f"ls -1 /srv/nbgrader/exchange/{course}/inbound")
+    return sorted(p.stdout.split("\n")[:-1]) if p.stdout else []
+
+
+def show(title: str, text: str) -> None:
+    say(f"    [{title}]")
+    for line in text.rstrip().splitlines():
+        say(f"      {line}")

@@ -1,0 +1,299 @@
+"""The teaching loop on a real Docker engine, in order (run with -x: each step needs the last).
+
+1 deploy cold · 2 launches · 3 nbgrader round trip · 4 isolation · 5 redeploy during class ·
+6 add a course · 7 destroy keeps data, redeploy finds it · 8 purge."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import time
+
+from conftest import User
+from harness import docker, inspect, names, record_time, say, timed
+from lti_platform import Lti11Consumer
+from stack_config import ADDED_COURSE, PORT, PREFIX
+from teaching import (ASSIGNMENT, POINTS, RIGHT, WRONG, as_user, collect_and_autograde, container_env,
+                      create_and_release, fetch_answer_submit, gradebook_scores, hub_user, inbound,
+                      lti11_launch, lti13_launch, server_status, show, start_server)
+
+USERS = [  # name, course, role, protocol
+    ("teacher", "algebra", "instructor", "lti11"),
+    ("alice", "algebra", "student", "lti11"),
+    ("bob", "algebra", "student", "lti11"),
+    ("carol", "physics", "student", "lti13"),
+]
+EXPECTED_SCORES = {"alice": (POINTS, POINTS), "bob": (0.0, POINTS)}
+USERS_NETWORK = f"{PREFIX}-users"
+
+
+def assert_no_changes(e2e, when: str) -> None:
+    with timed(f"terraform plan -detailed-exitcode after {when}", step=False):
+        code, out = e2e.stack.plan_exitcode()
+    assert code == 0, f"plan after {when} is not empty (perpetual diff):\n{out[-5000:]}"
+    say("    plan: no changes")
+
+
+def stack_json(e2e) -> dict:
+    return json.loads(docker("exec", f"{PREFIX}-hub", "cat", "/srv/jupyterhub/stack.json"))
+
+
+def served_certificate() -> bytes:
+    """The certificate the proxy presents on the published port (no verification here: we
+    compare bytes with the stack output instead)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", PORT), timeout=10) as sock:
+        with context.wrap_socket(sock, server_hostname="localhost") as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+def running(container: str) -> bool:
+    return docker("inspect", "--format", "{{.State.Running}}", container, check=False) == "true"
+
+
+def user_servers(e2e) -> dict[str, str]:
+    return {u.name: inspect(u.container, "{{.Id}}") for u in e2e.users.values()}
+
+
+def wait_for_hub(e2e, timeout: float = 180) -> None:
+    """`cdktf deploy` returns once the containers are created; the hub needs a moment more.
+    Trusts exactly the stack's certificate output (a destroy/deploy makes a new one)."""
+    pem = e2e.stack.output("tls_certificate_pem")
+    e2e.cert_file.write_text(pem)
+    assert served_certificate() == ssl.PEM_cert_to_DER_cert(pem), "proxy serves another certificate"
+    deadline = time.monotonic() + timeout
+    with timed("deploy done -> /hub/health 200 through the proxy", step=False):
+        while True:
+            r = e2e.browser().get(e2e.url("/hub/health"), timeout=30)
+            if r.status_code == 200:
+                break
+            assert time.monotonic() < deadline, f"/hub/health: {r.status_code}\n" + docker(
+                "logs", "--tail", "60", f"{PREFIX}-hub", check=False)
+            time.sleep(0.5)
+
+
+def test_1_deploy_cold(e2e):
+    with timed("1 deploy (cold: no state; Docker layer cache as found)"):
+        e2e.stack.deploy()
+        wait_for_hub(e2e)
+    say("    TLS: the proxy serves exactly the tls_certificate_pem output; "
+        f"GET {e2e.url('/hub/health')} trusting only that certificate: 200")
+    assert_no_changes(e2e, "the first deploy")
+    assert sorted(names("network")) == [f"{PREFIX}-control", USERS_NETWORK]
+    e2e.platform.start(USERS_NETWORK)
+
+
+def test_2_launches(e2e):
+    key = e2e.stack.output("lti11_consumer_key", raw=False)
+    secret = e2e.stack.output("lti11_shared_secret", raw=False)
+    consumer = Lti11Consumer(e2e.stack.output("lti11_launch_url"), key, secret)
+    contexts = {c.id: c.context for c in e2e.courses}
+    images = {c["id"]: c["image"] for c in stack_json(e2e)["courses"]}
+    with timed("2 launches (LTI 1.1: instructor + 2 students; LTI 1.3: 1 student) until servers answer"):
+        for name, course, role, protocol in USERS:
+            user = e2e.users[name] = User(name, course, role, protocol, session=e2e.browser())
+            t0 = time.monotonic()
+            if protocol == "lti11":
+                lti11_launch(e2e, consumer, user, contexts[course])
+            else:
+                lti13_launch(e2e, user, contexts[course])
+            start_server(e2e, user)
+            user.launch_to_ready = time.monotonic() - t0
+            record_time(f"launch -> server ready: {name} ({protocol}, {role})", user.launch_to_ready)
+            user.container = f"{PREFIX}-nb-{name}"
+            user.uid = int(container_env(user.container)["NB_UID"])
+            status = server_status(e2e, user)
+            info = inspect(user.container)
+            say(f"    {name}: {protocol} {role} of {course}; container {user.container} uid {user.uid} "
+                f"image {info['Config']['Image']}; /user/{name}/api/status -> {status}; "
+                f"{user.launch_to_ready:.1f} s")
+            assert info["State"]["Running"]
+            assert info["Config"]["Image"] == images[course]
+            assert list(info["NetworkSettings"]["Networks"]) == [USERS_NETWORK]
+    assert len({u.uid for u in e2e.users.values()}) == len(USERS), "every user needs its own uid"
+    assert set(hub_user(e2e, e2e.users["teacher"])["groups"]) == {"nbgrader-algebra", "formgrade-algebra"}
+    assert set(hub_user(e2e, e2e.users["alice"])["groups"]) == {"nbgrader-algebra"}
+    assert set(hub_user(e2e, e2e.users["carol"])["groups"]) == {"nbgrader-physics"}
+
+
+def test_3_nbgrader_round_trip(e2e):
+    alice, bob = e2e.users["alice"], e2e.users["bob"]
+    with timed("3 nbgrader round trip (release, fetch/answer/submit x2, collect, autograde)"):
+        show("grader: generate + release", create_and_release("algebra")[-600:])
+        show("alice: fetch, answer right, submit", fetch_answer_submit(alice, "algebra", RIGHT)[-400:])
+        show("bob: fetch, answer wrong, submit", fetch_answer_submit(bob, "algebra", WRONG)[-400:])
+        show("grader: collect + autograde", collect_and_autograde("algebra")[-1500:])
+        scores = gradebook_scores("algebra")
+    say(f"    gradebook: {scores}")
+    assert scores == EXPECTED_SCORES
+    teacher = e2e.users["teacher"]  # the instructor sees the same in the course's formgrader
+    assert teacher.session.get(e2e.url("/services/algebra/formgrader"), timeout=60).status_code == 200
+    r = teacher.session.get(e2e.url(f"/services/algebra/formgrader/api/submissions/{ASSIGNMENT}"), timeout=60)
+    assert r.status_code == 200, r.text[:300]
+    view = {s["student"]: (s["score"], s["max_score"]) for s in r.json()}
+    say(f"    formgrader API through the proxy, as teacher: {view}")
+    assert view == EXPECTED_SCORES
+    e2e.facts["inbound"] = inbound("algebra")
+    e2e.facts["scores"] = scores
+    assert [s.split("+")[0] for s in e2e.facts["inbound"]] == ["alice", "bob"], e2e.facts["inbound"]
+
+
+def probe(title: str, user, script: str, *, allowed: bool | None):
+    """A command in the user's server shell; allowed=False means it must fail, None: only shown."""
+    p = as_user(user, script, check=False)
+    verdict = {True: "must work", False: "must fail", None: "shown, not asserted"}[allowed]
+    show(f"{title} [{verdict}] as {user.name} (uid {user.uid}) $ {script}", (p.stdout + p.stderr) + f"(exit {p.returncode})")
+    if allowed is not None:
+        assert (p.returncode == 0) == allowed, f"{title}: exit {p.returncode}"
+    return p
+
+
+def test_4_isolation(e2e):
+    alice, bob, teacher = e2e.users["alice"], e2e.users["bob"], e2e.users["teacher"]
+    inbound_dir = "/srv/nbgrader/exchange/algebra/inbound"
+    bob_submission = next(s for s in e2e.facts["inbound"] if s.startswith("bob+"))
+    bob_guess = bob_submission.rsplit("+", 1)[0]  # user, assignment, exact timestamp; not the random suffix
+    with timed("4 isolation checks from inside the user containers"):
+        probe("who am I", alice, "id; grep -E '^(Uid|Groups|CapEff|CapBnd|NoNewPrivs)' /proc/self/status", allowed=True)
+        probe("list the course inbound", alice, f"ls -la {inbound_dir}", allowed=False)
+        probe("find bob's submissions by pattern", alice, f"ls -d {inbound_dir}/bob+*", allowed=False)
+        probe("read bob's submission (all but its random suffix known)", alice,
+              f"cat '{inbound_dir}/{bob_guess}/ps1.ipynb'", allowed=False)
+        probe("change bob's submission", alice, f"echo cheat > '{inbound_dir}/{bob_guess}/ps1.ipynb'", allowed=False)
+        probe("delete bob's submissions", alice, f"rm -r {inbound_dir}/bob+*", allowed=False)
+        assert inbound("algebra") == e2e.facts["inbound"], "submissions changed"
+        probe("homes visible in the container", alice, "ls -la /home; ls -A /home/jovyan", allowed=True)
+        probe("only alice's own home is mounted", alice, "ls /home/*/algebra/ps1 2>&1; grep -E ' /home| /srv' /proc/self/mounts", allowed=True)
+        mounts = sorted(m.get("Name") or m["Source"] for m in inspect(alice.container, "{{json .Mounts}}"))
+        say(f"    mounts of {alice.container}: {mounts}")
+        assert mounts == [f"{PREFIX}-exchange", f"{PREFIX}-home-alice"]
+        probe("course directories (gradebook, submitted copies)", alice, "ls -A /srv/nbgrader/courses", allowed=True)
+        assert as_user(alice, "ls -A /srv/nbgrader/courses").stdout.strip() == ""
+        # With the exact name (72 random bits), nbgrader's own permissions allow it: see the report.
+        probe("nbgrader design: bob's submission if its full name leaked", alice,
+              f"stat -c '%A %U %n' '{inbound_dir}/{bob_submission}' '{inbound_dir}/{bob_submission}/ps1.ipynb'", allowed=None)
+        # The inbound is writable for every student, and nbgrader collect takes the newest
+        # submission by the *name* (CollectApp.check_owner only warns): see the report.
+        planted = f"{inbound_dir}/bob+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+planted"
+        probe("plant a submission in bob's name, then remove it again", alice,
+              f"mkdir '{planted}' && stat -c '%A %u %n' '{planted}' && rmdir '{planted}'", allowed=None)
+        assert inbound("algebra") == e2e.facts["inbound"], "submissions changed"
+
+        for who, expected in ((alice, 403), (teacher, 200)):
+            r = who.session.get(e2e.url("/services/algebra/formgrader"), timeout=60)
+            say(f"    GET /services/algebra/formgrader as {who.name} ({who.role}): {r.status_code} (final URL {r.url})")
+            assert r.status_code == expected
+        r = alice.session.get(e2e.url("/user/bob/api/status"), timeout=30)
+        say(f"    GET /user/bob/api/status as alice: {r.status_code}")
+        assert r.status_code == 403
+
+        probe("Docker socket", alice, "ls -l /var/run/docker.sock /run/docker.sock", allowed=False)
+        probe("Docker endpoint in the environment", alice, "env | grep -i docker", allowed=False)
+        probe("any Unix socket named docker", alice, "find / -xdev -name '*docker*.sock' 2>/dev/null | grep . ", allowed=False)
+        probe("proxy API by its control-network name", alice,
+              f"python3 -c \"import socket; print(socket.gethostbyname('{PREFIX}-proxy-api'))\"", allowed=False)
+        probe("proxy API port on the proxy's users-network address", alice,
+              f"python3 -c \"import socket; socket.create_connection(('{PREFIX}-proxy', 8001), timeout=5); print('connected')\"",
+              allowed=False)
+        proxy_api_ip = inspect(f"{PREFIX}-proxy", "{{json .NetworkSettings.Networks}}")[f"{PREFIX}-control"]["IPAddress"]
+        probe("proxy API at its control-network address (as docker inspect tells the test)", alice,
+              f"timeout 10 python3 -c \"import socket; socket.create_connection(('{proxy_api_ip}', 8001), timeout=4); print('connected')\"",
+              allowed=False)
+        probe("hub database file", alice, "ls -l /srv/jupyterhub; find / -xdev -name 'jupyterhub.sqlite*' 2>/dev/null | grep .", allowed=False)
+
+        secrets = docker("exec", f"{PREFIX}-hub", "stat", "-c", "%a %U:%G %n", *[
+            f"/srv/jupyterhub/secrets/{n}" for n in docker("exec", f"{PREFIX}-hub", "ls", "/srv/jupyterhub/secrets").split()])
+        tls_key = docker("exec", f"{PREFIX}-proxy", "stat", "-c", "%a %U:%G %n", "/etc/chp/tls.key")
+        show("secret files in the hub and the proxy", secrets + "\n" + tls_key)
+        for line in (secrets + "\n" + tls_key).splitlines():
+            assert line.startswith("600 "), line
+        hub_mounts = [m["Destination"] for m in inspect(f"{PREFIX}-hub", "{{json .Mounts}}")]
+        say(f"    Docker socket holders: hub mounts {hub_mounts}")
+        for container in names("container"):
+            if container != f"{PREFIX}-hub":
+                assert "/var/run/docker.sock" not in [m["Destination"] for m in inspect(container, "{{json .Mounts}}")], container
+
+
+def test_5_redeploy_during_class(e2e):
+    hub_before = inspect(f"{PREFIX}-hub", "{{.Id}}")
+    proxy_before = inspect(f"{PREFIX}-proxy", "{{.Id}}")
+    servers_before = user_servers(e2e)
+    images_before = docker("images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "jhlti/e2e-*")
+    e2e.idle_cull_seconds = 1800
+    e2e.write_config()
+    with timed("5 redeploy (warm) with idleCullSeconds 3600 -> 1800 while 4 servers run"):
+        e2e.stack.deploy()
+        wait_for_hub(e2e)
+    assert_no_changes(e2e, "the redeploy")
+    assert inspect(f"{PREFIX}-hub", "{{.Id}}") != hub_before, "hub container not replaced"
+    assert inspect(f"{PREFIX}-proxy", "{{.Id}}") == proxy_before, "proxy replaced: users lose their connections"
+    assert stack_json(e2e)["idle_cull_seconds"] == 1800
+    images_after = docker("images", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}", "jhlti/e2e-*")
+    say(f"    images (unchanged):\n      " + images_after.replace("\n", "\n      "))
+    assert sorted(images_after.splitlines()) == sorted(images_before.splitlines()), "an image was rebuilt"
+    assert user_servers(e2e) == servers_before, "a user server was restarted"
+    for user in e2e.users.values():
+        status = server_status(e2e, user)
+        say(f"    {user.name}'s server still answers: {status}")
+    assert inbound("algebra") == e2e.facts["inbound"]
+    assert gradebook_scores("algebra") == e2e.facts["scores"]
+
+
+def test_6_add_course(e2e):
+    servers_before = user_servers(e2e)
+    proxy_before = inspect(f"{PREFIX}-proxy", "{{.Id}}")
+    e2e.courses.append(ADDED_COURSE)
+    e2e.write_config()
+    with timed("6a plan of adding course chem101", step=False):
+        e2e.stack.synth()
+        changes = e2e.stack.plan_changes()
+    for c in changes:
+        say(f"    {'/'.join(c['change']['actions']):14} {c['address']}")
+    creates = sorted(c["address"] for c in changes if c["change"]["actions"] == ["create"])
+    others = sorted((c["address"], tuple(c["change"]["actions"])) for c in changes if c["change"]["actions"] != ["create"])
+    assert len(others) == 1, others
+    address, actions = others[0]
+    assert address.startswith("docker_container.hub") and set(actions) == {"delete", "create"}, others
+    assert all("chem101" in a for a in creates), creates
+    kinds = sorted(a.split(".")[0] for a in creates)
+    assert kinds == ["docker_container", "docker_image", "docker_volume", "random_bytes"], creates
+    with timed("6 deploy with course chem101 added"):
+        e2e.stack.deploy()
+        wait_for_hub(e2e)
+    assert_no_changes(e2e, "adding a course")
+    assert running(f"{PREFIX}-grader-{ADDED_COURSE.id}")
+    assert inspect(f"{PREFIX}-proxy", "{{.Id}}") == proxy_before, "proxy replaced"
+    assert user_servers(e2e) == servers_before, "a user server was restarted"
+    for user in e2e.users.values():
+        server_status(e2e, user)
+    say("    all 4 servers still answer through the proxy")
+
+
+def test_7_destroy_keeps_data(e2e):
+    e2e.platform.close()  # the test's own container on the users network
+    with timed("7 destroy (data volumes kept)"):
+        e2e.stack.destroy(purge=False)
+    assert names("container") == [] and names("network") == [], (names("container"), names("network"))
+    volumes = names("volume")
+    say(f"    volumes left: {volumes}")
+    expected = {f"{PREFIX}-{v}" for v in ("hub-data", "exchange", "course-algebra", "course-physics",
+                                          "course-chem101", "home-teacher", "home-alice", "home-bob", "home-carol")}
+    assert expected <= set(volumes)
+    with timed("7 redeploy onto the kept volumes"):
+        e2e.stack.deploy()
+        wait_for_hub(e2e)
+    assert_no_changes(e2e, "the redeploy onto kept volumes")
+    assert inbound("algebra") == e2e.facts["inbound"]
+    assert gradebook_scores("algebra") == e2e.facts["scores"]
+    say(f"    submissions found again: {e2e.facts['inbound']}; gradebook {e2e.facts['scores']}")
+
+
+def test_8_purge(e2e):
+    with timed("8 destroy --purge"):
+        e2e.stack.destroy(purge=True)
+    assert names("container") == [] and names("network") == [], (names("container"), names("network"))
+    assert names("volume") == [], names("volume")
+    say("    no container, network or volume of the e2e stack is left")
