@@ -74,6 +74,12 @@ export interface BuiltImageProps {
   readonly buildArgs: Readonly<Record<string, string>>;
   /** Image name; receives the first 12 hex digits of the identity hash as its tag. */
   readonly name: (hash: string) => string;
+  /**
+   * Image labels. They also make the image id unique to its owner: two images built alike
+   * (courses on the same base) would otherwise share one id, and a destroy that removes both
+   * in parallel fails on the second removal.
+   * @default - only the identity label
+   */
   readonly labels?: Readonly<Record<string, string>>;
 }
 

@@ -15,6 +15,8 @@ export interface CourseProps {
   /** The environment's notebook build context (images/notebook), shared by its courses. */
   readonly notebookContext: BuildContext;
   readonly exchange: DataVolume;
+  /** The hub's username -> uid map, mounted read-only (strict collect checks submission owners). */
+  readonly uidMap: DataVolume;
   /** API token of this course's grader service (sensitive). */
   readonly serviceToken: string;
   /** Memory limit of the grader container, e.g. "2G". */
@@ -41,6 +43,7 @@ export class Course extends Construct {
       context: props.notebookContext,
       buildArgs: { BASE_IMAGE: course.notebookBase },
       name: (hash) => names.notebookImage(course.id, hash),
+      labels: { 'org.jupyterhub-lti-stack.environment': names.environment, 'org.jupyterhub-lti-stack.course': course.id },
     });
     this.allowedImages = course.allowedImages.map((ref, i) => new Image(this, `allowed-image-${i}`, { name: ref, keepLocally: true }));
     this.volume = new DataVolume(this, 'volume', { names, name: names.courseVolume(course.id), role: 'course', protect: props.protectData });
@@ -60,6 +63,8 @@ export class Course extends Construct {
       memorySwap: memoryMegabytes(props.memory),
       env: [
         `NB_UID=${course.graderUid}`,
+        // The grader-only nbgrader config (strict collect), also for `docker exec` shells.
+        'JUPYTER_CONFIG_PATH=/etc/jupyter/jhlti-grader',
         `JHLTI_COURSE_ID=${course.id}`,
         `JUPYTERHUB_SERVICE_NAME=${course.id}`,
         `JUPYTERHUB_API_URL=http://${names.hub}:${PORTS.hub}/hub/api`,
@@ -74,6 +79,7 @@ export class Course extends Construct {
       volumes: [
         { volumeName: this.volume.name, containerPath: `/srv/nbgrader/courses/${course.id}` },
         { volumeName: props.exchange.name, containerPath: '/srv/nbgrader/exchange' },
+        { volumeName: props.uidMap.name, containerPath: '/srv/nbgrader/uids', readOnly: true },
       ],
     });
   }

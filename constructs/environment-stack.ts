@@ -34,7 +34,7 @@ export interface EnvironmentStackProps {
 
 /**
  * One environment as its own Terraform stack (own state): networks, TLS, secrets, the proxy,
- * the hub, the exchange volume and every course. `cdktf deploy <name>` touches nothing else.
+ * the hub, the exchange and uid-map volumes and every course. `cdktf deploy <name>` touches nothing else.
  */
 export class EnvironmentStack extends TerraformStack {
   readonly names: StackNames;
@@ -43,6 +43,7 @@ export class EnvironmentStack extends TerraformStack {
   readonly tls: StackTls;
   readonly secrets: HubSecrets;
   readonly exchange: DataVolume;
+  readonly uidMap: DataVolume;
   readonly courses: Course[];
   readonly proxy: Proxy;
   readonly hub: Hub;
@@ -67,6 +68,9 @@ export class EnvironmentStack extends TerraformStack {
     });
     this.secrets = new HubSecrets(this, 'secrets', { lti11: env.lti11.enabled, courses: env.courses.map((c) => c.id) });
     this.exchange = new DataVolume(this, 'exchange', { names, name: names.exchange, role: 'exchange', protect: props.protectData });
+    // Which uid each hub user's server runs as: written by the hub, read by graders to reject
+    // submissions filed under another student's name. Never mounted into user servers.
+    this.uidMap = new DataVolume(this, 'uid-map', { names, name: names.uidMap, role: 'uid-map', protect: props.protectData });
 
     const notebookContext = new BuildContext(this, 'notebook-context', { source: join(IMAGES_DIR, 'notebook'), caBundle: env.images.caBundle });
     this.courses = env.courses.map(
@@ -77,6 +81,7 @@ export class EnvironmentStack extends TerraformStack {
           networks: this.networks,
           notebookContext,
           exchange: this.exchange,
+          uidMap: this.uidMap,
           serviceToken: this.secrets.serviceToken(course.id),
           memory: env.limits.memory,
           protectData: props.protectData,
@@ -102,6 +107,7 @@ export class EnvironmentStack extends TerraformStack {
       caBundle: env.images.caBundle,
       stackFile: renderStackFile(env, names, courseImages, this.publicUrl),
       secretFiles: this.secrets.hubFiles(),
+      uidMap: this.uidMap,
       dockerSocket: env.dockerSocket,
       outgoingCaBundle: env.platformCaBundle,
       protectData: props.protectData,

@@ -26,6 +26,8 @@ export interface HubProps {
    * @default - the image's trust store
    */
   readonly outgoingCaBundle?: string;
+  /** The uid-map volume, mounted read-write at /srv/jupyterhub/uids (the spawner writes it). */
+  readonly uidMap: DataVolume;
   /** Secret files, uploaded 0600. */
   readonly secretFiles: readonly SecretFile[];
   /** Host path of the Docker socket DockerSpawner talks to. */
@@ -54,6 +56,7 @@ export class Hub extends Construct {
       context,
       buildArgs: { BASE_IMAGE: props.baseImage },
       name: (hash) => names.hubImage(hash),
+      labels: { 'org.jupyterhub-lti-stack.environment': names.environment },
     });
     this.dataVolume = new DataVolume(this, 'data', { names, name: names.hubData, role: 'hub-data', protect: props.protectData });
     this.container = new Container(this, 'container', {
@@ -65,6 +68,7 @@ export class Hub extends Construct {
       networksAdvanced: [{ name: props.networks.usersName }, { name: props.networks.controlName }],
       volumes: [
         { volumeName: this.dataVolume.name, containerPath: '/srv/jupyterhub/data' },
+        { volumeName: props.uidMap.name, containerPath: '/srv/jupyterhub/uids' },
         { hostPath: props.dockerSocket, containerPath: '/var/run/docker.sock' },
       ],
       env: props.outgoingCaBundle === undefined ? undefined : [`SSL_CERT_FILE=${OUTGOING_CA_FILE}`],

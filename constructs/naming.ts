@@ -17,6 +17,8 @@ export class StackNames {
   get hub(): string { return `${this.prefix}-hub`; }
   get hubData(): string { return `${this.prefix}-hub-data`; }
   get exchange(): string { return `${this.prefix}-exchange`; }
+  /** Username -> uid map the hub writes and graders read (strict nbgrader collect). */
+  get uidMap(): string { return `${this.prefix}-uids`; }
   grader(course: string): string { return `${this.prefix}-grader-${course}`; }
   courseVolume(course: string): string { return `${this.prefix}-course-${course}`; }
   hubImage(hash: string): string { return `jhlti/${this.environment}-hub:${hash.slice(0, 12)}`; }

@@ -145,9 +145,18 @@ nbgrader submit {ASSIGNMENT} --course {course}
     return p.stderr + p.stdout
 
 
-def collect_and_autograde(course: str) -> str:
-    p = as_grader(course, f"set -e\nnbgrader collect {ASSIGNMENT}\nnbgrader autograde {ASSIGNMENT}\n")
+def collect_and_autograde(course: str, update: bool = False) -> str:
+    """As the grader's shell: its container env puts the grader's own nbgrader config (strict
+    collect) first on JUPYTER_CONFIG_PATH."""
+    flag = " --update" if update else ""
+    p = as_grader(course, f"set -e\nnbgrader collect{flag} {ASSIGNMENT}\nnbgrader autograde {ASSIGNMENT}\n")
     return p.stderr + p.stdout
+
+
+def submitted_timestamp(course: str, student: str) -> str:
+    """The timestamp of the submission the grader collected for ``student``."""
+    p = as_grader(course, f"cat submitted/{student}/{ASSIGNMENT}/timestamp.txt")
+    return p.stdout.strip()
 
 
 def gradebook_scores(course: str) -> dict[str, tuple[float, float]]:

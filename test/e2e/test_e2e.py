@@ -16,7 +16,7 @@ from lti_platform import Lti11Consumer
 from stack_config import ADDED_COURSE, PORT, PREFIX
 from teaching import (ASSIGNMENT, POINTS, RIGHT, WRONG, as_user, collect_and_autograde, container_env,
                       create_and_release, fetch_answer_submit, gradebook_scores, hub_user, inbound,
-                      lti11_launch, lti13_launch, server_status, show, start_server)
+                      lti11_launch, lti13_launch, server_status, show, start_server, submitted_timestamp)
 
 USERS = [  # name, course, role, protocol
     ("teacher", "algebra", "instructor", "lti11"),
@@ -117,6 +117,14 @@ def test_2_launches(e2e):
     assert set(hub_user(e2e, e2e.users["teacher"])["groups"]) == {"nbgrader-algebra", "formgrade-algebra"}
     assert set(hub_user(e2e, e2e.users["alice"])["groups"]) == {"nbgrader-algebra"}
     assert set(hub_user(e2e, e2e.users["carol"])["groups"]) == {"nbgrader-physics"}
+    # every spawn recorded its user's uid for the graders' strict collect
+    recorded = json.loads(docker("exec", f"{PREFIX}-hub", "cat", "/srv/jupyterhub/uids/uids.json"))
+    say(f"    uid map (hub /srv/jupyterhub/uids/uids.json): {recorded}")
+    assert recorded == {u.name: u.uid for u in e2e.users.values()}
+    grader_view = docker("exec", f"{PREFIX}-grader-algebra", "stat", "-c", "%a %u:%g %n",
+                         "/srv/nbgrader/uids", "/srv/nbgrader/uids/uids.json")
+    say("    as the grader sees it:\n      " + grader_view.replace("\n", "\n      "))
+    assert [line.split()[:2] for line in grader_view.splitlines()] == [["755", "0:0"], ["644", "0:0"]]
 
 
 def test_3_nbgrader_round_trip(e2e):
@@ -125,10 +133,13 @@ def test_3_nbgrader_round_trip(e2e):
         show("grader: generate + release", create_and_release("algebra")[-600:])
         show("alice: fetch, answer right, submit", fetch_answer_submit(alice, "algebra", RIGHT)[-400:])
         show("bob: fetch, answer wrong, submit", fetch_answer_submit(bob, "algebra", WRONG)[-400:])
-        show("grader: collect + autograde", collect_and_autograde("algebra")[-1500:])
+        collected = collect_and_autograde("algebra")
+        show("grader: collect + autograde", collected[-1500:])
         scores = gradebook_scores("algebra")
     say(f"    gradebook: {scores}")
     assert scores == EXPECTED_SCORES
+    # strict collect took both, and nbgrader's "owned by unknown id" warning is gone
+    assert "Not collecting" not in collected and "cheating attempt" not in collected, collected[-3000:]
     teacher = e2e.users["teacher"]  # the instructor sees the same in the course's formgrader
     assert teacher.session.get(e2e.url("/services/algebra/formgrader"), timeout=60).status_code == 200
     r = teacher.session.get(e2e.url(f"/services/algebra/formgrader/api/submissions/{ASSIGNMENT}"), timeout=60)
@@ -175,11 +186,30 @@ def test_4_isolation(e2e):
         # With the exact name (72 random bits), nbgrader's own permissions allow it: see the report.
         probe("nbgrader design: bob's submission if its full name leaked", alice,
               f"stat -c '%A %U %n' '{inbound_dir}/{bob_submission}' '{inbound_dir}/{bob_submission}/ps1.ipynb'", allowed=None)
-        # The inbound is writable for every student, and nbgrader collect takes the newest
-        # submission by the *name* (CollectApp.check_owner only warns): see the report.
+        probe("the uid map is not mounted in user servers", alice,
+              "ls /srv/nbgrader/uids /srv/jupyterhub/uids", allowed=False)
+        # The inbound is writable for every student and nbgrader names a submission after the
+        # student, so alice can file her (right) notebook as a newer submission of bob's. Strict
+        # collect must reject it by its owner and keep bob's genuine submission and grade.
         planted = f"{inbound_dir}/bob+{ASSIGNMENT}+2099-01-01 00:00:00.000000 UTC+planted"
-        probe("plant a submission in bob's name, then remove it again", alice,
-              f"mkdir '{planted}' && stat -c '%A %u %n' '{planted}' && rmdir '{planted}'", allowed=None)
+        probe("plant alice's notebook as a newer submission in bob's name", alice,
+              f"mkdir '{planted}' && cp algebra/{ASSIGNMENT}/{ASSIGNMENT}.ipynb '{planted}/' "
+              f"&& echo '2099-01-01 00:00:00.000000 UTC' > '{planted}/timestamp.txt' "
+              f"&& stat -c '%A %u %n' '{planted}'", allowed=True)
+        bob_stamp = submitted_timestamp("algebra", "bob")
+        collected = collect_and_autograde("algebra", update=True)
+        show("grader: collect --update + autograde with the forgery in the inbound", collected[-2500:])
+        rejections = [line for line in collected.splitlines() if "Not collecting" in line]
+        e2e.facts["rejection"] = rejections
+        assert len(rejections) == 1 and "+planted" in rejections[0], collected[-3000:]
+        assert (f"claims to be submitted by bob (uid {bob.uid}) but is owned by uid {alice.uid}; "
+                "forged submission rejected") in rejections[0], rejections
+        assert "ERROR" in rejections[0], rejections
+        scores = gradebook_scores("algebra")
+        say(f"    gradebook after the forgery: {scores}; bob's collected submission {submitted_timestamp('algebra', 'bob')}")
+        assert scores == e2e.facts["scores"] == EXPECTED_SCORES, "the forgery changed a grade"
+        assert submitted_timestamp("algebra", "bob") == bob_stamp, "bob's collected submission was replaced"
+        probe("alice removes her planted folder again", alice, f"rm -r '{planted}'", allowed=True)
         assert inbound("algebra") == e2e.facts["inbound"], "submissions changed"
 
         for who, expected in ((alice, 403), (teacher, 200)):
@@ -279,7 +309,7 @@ def test_7_destroy_keeps_data(e2e):
     assert names("container") == [] and names("network") == [], (names("container"), names("network"))
     volumes = names("volume")
     say(f"    volumes left: {volumes}")
-    expected = {f"{PREFIX}-{v}" for v in ("hub-data", "exchange", "course-algebra", "course-physics",
+    expected = {f"{PREFIX}-{v}" for v in ("hub-data", "exchange", "uids", "course-algebra", "course-physics",
                                           "course-chem101", "home-teacher", "home-alice", "home-bob", "home-carol")}
     assert expected <= set(volumes)
     with timed("7 redeploy onto the kept volumes"):

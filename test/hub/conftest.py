@@ -92,6 +92,7 @@ load_subconfig({hub_config!r})  # noqa: F821
 c.JupyterHub.db_url = "sqlite:///{tmp}/jupyterhub.sqlite"
 c.JupyterHub.spawner_class = "standin_spawner.LocalCourseSpawner"
 c.LocalCourseSpawner.record_dir = "{tmp}/spawns"
+c.LocalCourseSpawner.uid_map_dir = "{tmp}/uids"
 c.LocalCourseSpawner.home_dir_template = "{tmp}/home/{{username}}"
 c.Spawner.start_timeout = 60
 c.LocalCourseSpawner.args = ["--allow-root"]  # the test runner may be root

@@ -15,6 +15,7 @@ class LocalCourseSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
 
     async def start(self):
         await self.resolve_course()
+        self.record_uid()
         env = self.get_env()
         record = {
             "course": self.course_id,

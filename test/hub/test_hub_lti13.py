@@ -65,6 +65,9 @@ def test_custom_image_only_from_allow_list_and_distinct_uids(hub):
     assert "not allowed in course intro101" in hub.log_text()
     # uid_base + the hub's user id: one Unix identity per user for nbgrader's exchange
     assert len(uids) == len(cases) and min(uids) > 20000
+    # ...recorded for the graders before each server started (strict collect)
+    recorded = json.loads(Path(hub.tmp, "uids", "uids.json").read_text())
+    assert {recorded[name] for name, _, _ in cases} == uids
 
 
 def test_undeclared_context_gets_course_not_set_up(hub):

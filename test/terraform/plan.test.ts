@@ -100,7 +100,7 @@ describe('terraform init + validate + plan of every stack', () => {
       docker_container: 3,
       docker_image: 3,
       docker_network: 2,
-      docker_volume: 3,
+      docker_volume: 4,
       random_bytes: 7,
       tls_private_key: 1,
       tls_self_signed_cert: 1,
@@ -121,7 +121,7 @@ describe('terraform init + validate + plan of every stack', () => {
     expect(Object.keys(stacks).sort()).toEqual(['autumn', 'spring']);
     for (const dir of Object.values(stacks)) {
       const counts = countByType(plan(dir));
-      expect(counts).toMatchObject({ docker_container: 12, docker_image: 12, docker_volume: 12 });
+      expect(counts).toMatchObject({ docker_container: 12, docker_image: 12, docker_volume: 13 });
     }
   });
 });

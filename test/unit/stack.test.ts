@@ -1,5 +1,14 @@
 import { byName, load, resources, synthConfig } from './helpers';
 
+/** A container's mounts as [volume name or host path, container path, read-only]. */
+function mounts(stack: Record<string, unknown>, container: { volumes: { volume_name?: string; host_path?: string; container_path: string; read_only?: boolean }[] }) {
+  const volumes = resources(stack, 'docker_volume');
+  return container.volumes.map((v) => {
+    const ref = /^\$\{docker_volume\.([\w-]+)\.name\}$/.exec(v.volume_name ?? '');
+    return [ref ? volumes[ref[1]].name : (v.volume_name ?? v.host_path), v.container_path, v.read_only ?? false];
+  });
+}
+
 describe('demo environment (embedded config)', () => {
   const { json } = synthConfig(load(undefined));
   const demo = json.demo;
@@ -21,7 +30,7 @@ describe('demo environment (embedded config)', () => {
     const counts = Object.fromEntries(Object.entries(demo.resource).map(([t, rs]) => [t, Object.keys(rs as object).length]));
     expect(counts).toEqual({
       docker_network: 2,
-      docker_volume: 3, // hub data, exchange, one course
+      docker_volume: 4, // hub data, exchange, uid map, one course
       docker_image: 3, // hub (built), notebook (built), proxy (pulled)
       docker_container: 3, // proxy, hub, grader
       random_bytes: 7, // cookie, crypt key, proxy token, culler token, LTI key + secret, one service token
@@ -62,6 +71,11 @@ describe('demo environment (embedded config)', () => {
     const withSocket = containers.filter((c) => (c.volumes ?? []).some((v: { container_path: string }) => v.container_path === '/var/run/docker.sock'));
     expect(withSocket.map((c) => c.name)).toEqual(['jhlti-demo-hub']);
     const hub = withSocket[0];
+    expect(mounts(demo, hub)).toEqual([
+      ['jhlti-demo-hub-data', '/srv/jupyterhub/data', false],
+      ['jhlti-demo-uids', '/srv/jupyterhub/uids', false],
+      ['/var/run/docker.sock', '/var/run/docker.sock', false],
+    ]);
     const secretUploads = hub.upload.filter((u: { file: string }) => u.file.startsWith('/srv/jupyterhub/secrets/'));
     expect(secretUploads.map((u: { file: string }) => u.file.split('/').pop()).sort()).toEqual([
       'cookie_secret',
@@ -93,6 +107,7 @@ describe('demo environment (embedded config)', () => {
     expect(stackFile.courses).toHaveLength(1);
     expect(stackFile.courses[0]).toMatchObject({ id: 'intro101', context_ids: ['demo-context-intro101'], grader_url: 'http://jhlti-demo-grader-intro101:8888' });
     const notebook = byName(demo, 'docker_image', stackFile.courses[0].image);
+    expect(notebook.build.label['org.jupyterhub-lti-stack.course']).toBe('intro101');
     expect(notebook.build.build_args).toEqual({ BASE_IMAGE: 'quay.io/jupyter/scipy-notebook:hub-5.5.4' });
   });
 
@@ -106,6 +121,7 @@ describe('demo environment (embedded config)', () => {
       expect(image.name.endsWith(`:${image.triggers.identity_sha256.slice(0, 12)}`)).toBe(true);
       expect(image.build.context).toMatch(/^assets\//);
       expect(image.build.use_legacy_builder).toBe(true);
+      expect(image.build.label['org.jupyterhub-lti-stack.environment']).toBe('demo');
     }
   });
 
@@ -117,11 +133,16 @@ describe('demo environment (embedded config)', () => {
     }
   });
 
-  test('grader: service env for its course, course + exchange volumes, memory without swap', () => {
+  test('grader: service env for its course, course + exchange volumes, the uid map read-only, memory without swap', () => {
     const grader = byName(demo, 'docker_container', 'jhlti-demo-grader-intro101');
     expect(grader.env).toEqual(expect.arrayContaining(['JUPYTERHUB_SERVICE_NAME=intro101', 'JUPYTERHUB_SERVICE_PREFIX=/services/intro101/', 'JHLTI_COURSE_ID=intro101']));
     expect(grader.env).toContainEqual(expect.stringMatching(/^JUPYTERHUB_API_TOKEN=\$\{random_bytes\.secrets_service-token-intro101_\w+\.hex\}$/));
-    expect(grader.volumes.map((v: { container_path: string }) => v.container_path)).toEqual(['/srv/nbgrader/courses/intro101', '/srv/nbgrader/exchange']);
+    expect(mounts(demo, grader)).toEqual([
+      ['jhlti-demo-course-intro101', '/srv/nbgrader/courses/intro101', false],
+      ['jhlti-demo-exchange', '/srv/nbgrader/exchange', false],
+      ['jhlti-demo-uids', '/srv/nbgrader/uids', true],
+    ]);
+    expect(grader.env).toContain('JUPYTER_CONFIG_PATH=/etc/jupyter/jhlti-grader');
     expect(grader.memory).toBe(2048);
     expect(grader.memory_swap).toBe(2048);
   });

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dockerspawner import DockerSpawner
 from tornado.web import HTTPError
-from traitlets import Instance
+from traitlets import Instance, Unicode
 from traitlets.config import LoggingConfigurable
 
 from .launch import choose_image
 from .stack import Stack
+from .uidmap import record_uid
 
 
 class CourseSpawnerMixin(LoggingConfigurable):
@@ -18,10 +19,15 @@ class CourseSpawnerMixin(LoggingConfigurable):
     and maybe an image; the image is checked again here against the current stack so a
     stale auth_state can never select an image the course no longer allows.
     Every user gets uid ``uid_base + user.id``: nbgrader's exchange relies on Unix
-    permissions, which only isolate students whose uids differ.
+    permissions, which only isolate students whose uids differ. Before a server starts, the
+    user's uid is recorded in the uid map the course graders check submission owners against.
     """
 
     stack = Instance(Stack, config=True, help="The parsed stack.json")
+    uid_map_dir = Unicode(
+        "/srv/jupyterhub/uids", config=True,
+        help="Directory of the username -> uid map (uids.json) the graders read (the uid-map volume)",
+    )
 
     course_id = None
     course_image = None
@@ -41,6 +47,11 @@ class CourseSpawnerMixin(LoggingConfigurable):
         self.course_id = course.id
         self.course_image = choose_image(course, launch.get("requested_image"))
 
+    def record_uid(self) -> None:
+        """Before the server starts: nothing the user submits can be collected without it."""
+        if record_uid(self.uid_map_dir, self.user.name, self.nb_uid):
+            self.log.info("uid map: %s -> %d", self.user.name, self.nb_uid)
+
     def get_env(self):
         env = super().get_env()
         env.update(NB_UID=str(self.nb_uid), JHLTI_COURSE_ID=self.course_id)
@@ -48,11 +59,13 @@ class CourseSpawnerMixin(LoggingConfigurable):
 
     async def start(self):
         await self.resolve_course()
+        self.record_uid()
         return await super().start()
 
 
 class CourseDockerSpawner(CourseSpawnerMixin, DockerSpawner):
     async def start(self):
         await self.resolve_course()
+        self.record_uid()
         self.image = self.course_image
         return await DockerSpawner.start(self)
