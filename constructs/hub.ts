@@ -78,12 +78,15 @@ export class Hub extends Construct {
         ...props.secretFiles.map((s) => ({ file: `/srv/jupyterhub/secrets/${s.name}`, content: s.value, permissions: '0600' })),
       ],
       healthcheck: {
-        test: ['CMD', 'python3', '-c', `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORTS.hub}/hub/health', timeout=5)`],
-        interval: '15s',
-        timeout: '6s',
-        retries: 4,
-        startPeriod: '30s',
+        test: ['CMD', 'python3', '-c', `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORTS.hub}/hub/health', timeout=4)`],
+        interval: '5s',
+        timeout: '5s',
+        retries: 6,
+        startPeriod: '45s', // under a minute: the engine reports 60s back as "1m0s", a perpetual diff
       },
+      // A deploy is done when the hub answers, not merely when its container runs.
+      wait: true,
+      waitTimeout: 180,
       dependsOn: props.dependsOn,
     });
   }

@@ -71,6 +71,8 @@ describe('demo environment (embedded config)', () => {
     const withSocket = containers.filter((c) => (c.volumes ?? []).some((v: { container_path: string }) => v.container_path === '/var/run/docker.sock'));
     expect(withSocket.map((c) => c.name)).toEqual(['jhlti-demo-hub']);
     const hub = withSocket[0];
+    expect(hub).toMatchObject({ wait: true, wait_timeout: 180 });
+    expect(hub.healthcheck.test.join(' ')).toContain('/hub/health');
     expect(mounts(demo, hub)).toEqual([
       ['jhlti-demo-hub-data', '/srv/jupyterhub/data', false],
       ['jhlti-demo-uids', '/srv/jupyterhub/uids', false],
