@@ -5,6 +5,7 @@ server's uid, in its container, with its environment)."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
@@ -80,7 +81,9 @@ def start_server(e2e, user, timeout: float = 180) -> None:
         if server and server.get("ready"):
             break
         if time.monotonic() > deadline:
-            logs = docker("logs", "--tail", "60", f"{PREFIX}-hub", check=False)
+            # JupyterHub logs to stderr: capture both streams.
+            logs = subprocess.run(["docker", "logs", "--tail", "60", f"{PREFIX}-hub"], capture_output=True, text=True, timeout=60)
+            logs = logs.stdout + logs.stderr
             pytest.fail(f"server of {user.name} not ready after {timeout}s: {server}\nhub log:\n{logs}")
         time.sleep(0.5)
     r = user.session.get(e2e.url(f"/user/{user.name}/lab"), timeout=60)
