@@ -52,6 +52,11 @@ c.CourseSpawnerMixin.stack = stack
 c.Spawner.mem_limit = stack.memory_bytes
 c.Spawner.cpu_limit = stack.cpus
 c.Spawner.args = hub.singleuser_args(stack)
+# A start-of-class rush on a small host: N servers boot at once and share its cores, so the
+# N-th needs ~N x the single start time; the defaults (60 s / 30 s) failed most launches
+# at N = 20 on 2 cores (test/bench, BENCHMARKS.md).
+c.Spawner.start_timeout = 180
+c.Spawner.http_timeout = 180
 # nbgrader in the user's server reads the user's groups (its courses) and the formgrader services
 c.Spawner.server_token_scopes = [
     "users:activity!user", "access:servers!server", "read:users:groups!user", "list:services", "read:services",
