@@ -7,6 +7,9 @@ export interface ConfigIssue {
   readonly value?: unknown;
 }
 
+/** Records one problem; rules report through it so every problem is listed at once. */
+export type AddIssue = (path: string, message: string, value?: unknown) => void;
+
 /** Thrown before anything is synthesized; lists every problem found, not just the first. */
 export class ConfigError extends Error {
   constructor(

@@ -8,7 +8,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { DEMO_CONFIG } from './demo';
-import { ConfigError, ConfigIssue, pathToString } from './errors';
+import { AddIssue, ConfigError, ConfigIssue, pathToString } from './errors';
 import { ImageProfile, profileFromEnv } from './images';
 import { ResolvedConfig, applyRules, checkCaBundle } from './rules';
 import { ConfigSchema } from './schema';
@@ -30,7 +30,7 @@ export function resolveConfig(raw: unknown, source: string, options: LoadOptions
   const profileValue = options.baseImages ?? process.env.JHLTI_BASE_IMAGES;
   const profile = profileFromEnv(profileValue);
   const envIssues: ConfigIssue[] = [];
-  const add = (path: string, message: string, value?: unknown) => envIssues.push({ path, message, value });
+  const add: AddIssue = (path, message, value) => envIssues.push({ path, message, value });
   if (profile === undefined) add('JHLTI_BASE_IMAGES (environment variable)', 'must be "official" or "local" (the stand-ins built by npm run setup:offline)', profileValue);
   const caValue = options.caBundle ?? process.env.JHLTI_CA_BUNDLE ?? '';
   const caBundle = caValue === '' ? undefined : resolve(caValue);

@@ -5,7 +5,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { ConfigIssue } from './errors';
+import { AddIssue, ConfigIssue } from './errors';
 import { ImageProfile, PROFILES, notebookFlavour } from './images';
 import type { Config, CourseConfig, EnvironmentConfig } from './schema';
 
@@ -189,7 +189,7 @@ function isOrigin(value: string): boolean {
 }
 
 /** A CA bundle must be a readable PEM file with at least one certificate. */
-export function checkCaBundle(at: string, given: string, path: string, add: (path: string, message: string, value?: unknown) => void): void {
+export function checkCaBundle(at: string, given: string, path: string, add: AddIssue): void {
   if (!isReadableFile(path)) add(at, `file not found (${path}); point it at a PEM CA bundle such as /etc/ssl/certs/ca-certificates.crt`, given);
   else if (!readFileSync(path, 'utf8').includes('-----BEGIN CERTIFICATE-----')) add(at, 'is not a PEM CA bundle (no BEGIN CERTIFICATE)', given);
 }
@@ -205,7 +205,7 @@ function checkProvidedTls(
   keyGiven: string,
   keyFile: string,
   hostname: string,
-  add: (path: string, message: string, value?: unknown) => void,
+  add: AddIssue,
 ): void {
   let ok = true;
   if (!isReadableFile(certFile)) {
