@@ -1,4 +1,6 @@
 import type { ContainerConfig } from '@cdktf/provider-docker/lib/container';
+import { START_CAPABILITIES } from './contract';
+import { memoryBytes } from './config/schema';
 import { StackNames, stackLabels } from './naming';
 
 /**
@@ -18,11 +20,11 @@ export function containerDefaults(names: StackNames, role: string): Pick<Contain
   };
 }
 
-/** "2G" -> bytes. The schema has already checked the shape. */
-export function memoryBytes(value: string): number {
-  const units: Record<string, number> = { K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
-  return Math.round(parseFloat(value.slice(0, -1)) * units[value.slice(-1)]);
-}
+/**
+ * What `jhlti-start` needs on top of `cap_drop ALL` (images/CONTRACT.md), spelt as the engine
+ * reports capabilities (CAP_*), or every plan would replace the container.
+ */
+export const START_CAPABILITIES_ENGINE: readonly string[] = START_CAPABILITIES.map((c) => `CAP_${c}`);
 
 /** The provider's docker_container `memory` is in whole megabytes. */
 export function memoryMegabytes(value: string): number {

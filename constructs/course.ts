@@ -1,86 +1,153 @@
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Image } from '@cdktf/provider-docker/lib/image';
+import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { BuildContext, BuiltImage } from './built-image';
-import type { ResolvedCourse } from './config/rules';
-import { containerDefaults, memoryMegabytes } from './container-defaults';
-import { DataVolume } from './data-volume';
-import { PORTS, StackNames } from './naming';
-import { StackNetworks } from './network';
+import { LABELS, PATHS, PORTS } from './contract';
+import { START_CAPABILITIES_ENGINE, containerDefaults, memoryMegabytes } from './container-defaults';
+import { DataVolume, IDataVolume } from './data-volume';
+import { StackNames } from './naming';
+import { IStackNetworks } from './network';
 
-export interface CourseProps {
+/** A course as the hub needs to know it (what goes into stack.json). */
+export interface ICourse {
+  readonly courseId: string;
+  readonly title: string;
+  readonly contexts: readonly string[];
+  /** Name (with tag) of the course's notebook image. */
+  readonly imageName: string;
+  readonly allowedImages: readonly string[];
+  readonly graderUid: number;
+  /** The grader service's URL as the hub reaches it. */
+  readonly graderUrl: string;
+  /** The hub user the formgrader acts as. */
+  readonly graderUser: string;
+  /** The grader service's OAuth client id. */
+  readonly oauthClientId: string;
+  readonly volumeName: string;
+  /** Everything a server of this course needs present before the hub may spawn one. */
+  readonly spawnDependencies: readonly ITerraformDependable[];
+}
+
+/** What a course takes from the environment it belongs to. */
+export interface CourseEnvironment {
   readonly names: StackNames;
-  readonly course: ResolvedCourse;
-  readonly networks: StackNetworks;
+  readonly networks: IStackNetworks;
   /** The environment's notebook build context (images/notebook), shared by its courses. */
   readonly notebookContext: BuildContext;
-  readonly exchange: DataVolume;
+  readonly exchange: IDataVolume;
   /** The hub's username -> uid map, mounted read-only (strict collect checks submission owners). */
-  readonly uidMap: DataVolume;
-  /** API token of this course's grader service (sensitive). */
-  readonly serviceToken: string;
+  readonly uidMap: IDataVolume;
   /** Memory limit of the grader container, e.g. "2G". */
-  readonly memory: string;
-  /** @default true */
-  readonly protectData?: boolean;
+  readonly graderMemory: string;
+  /** Protect the course volume from destroy. */
+  readonly protectData: boolean;
+}
+
+export interface CourseProps {
+  readonly environment: CourseEnvironment;
+  /** nbgrader course id; also the grader service name and part of Docker names. */
+  readonly courseId: string;
+  /** Human-readable title. */
+  readonly title: string;
+  /** LMS context ids that launch into this course. */
+  readonly contexts: readonly string[];
+  /** Base image of the course's notebook image. */
+  readonly notebookBase: string;
+  /** Further images a launch may choose; pulled ahead so a spawn never pulls. */
+  readonly allowedImages: readonly string[];
+  /** Unix uid of the course's grader account. */
+  readonly graderUid: number;
+  /** API token of the course's grader service (sensitive). */
+  readonly serviceToken: string;
 }
 
 /**
  * One course: its notebook image (nbgrader + kernels, so a spawn never pulls), the images a
  * launch may choose from its allow-list, its course volume, and its grader service (formgrader
  * as a JupyterHub service named after the course, reachable only by its instructors).
+ * Created by `TeachingEnvironment.addCourse`, which validates the values first.
  */
-export class Course extends Construct {
+export class Course extends Construct implements ICourse {
+  readonly courseId: string;
+  readonly title: string;
+  readonly contexts: readonly string[];
+  readonly allowedImages: readonly string[];
+  readonly graderUid: number;
+  readonly graderUrl: string;
+  readonly graderUser: string;
+  readonly oauthClientId: string;
+  readonly volumeName: string;
   readonly notebookImage: BuiltImage;
-  readonly allowedImages: Image[];
+  readonly allowedImageResources: Image[];
   readonly volume: DataVolume;
   readonly grader: Container;
 
   constructor(scope: Construct, id: string, props: CourseProps) {
     super(scope, id);
-    const { names, course } = props;
-    this.notebookImage = new BuiltImage(this, 'notebook-image', {
-      context: props.notebookContext,
-      buildArgs: { BASE_IMAGE: course.notebookBase },
-      name: (hash) => names.notebookImage(course.id, hash),
-      labels: { 'org.jupyterhub-lti-stack.environment': names.environment, 'org.jupyterhub-lti-stack.course': course.id },
-    });
-    this.allowedImages = course.allowedImages.map((ref, i) => new Image(this, `allowed-image-${i}`, { name: ref, keepLocally: true }));
-    this.volume = new DataVolume(this, 'volume', { names, name: names.courseVolume(course.id), role: 'course', protect: props.protectData });
+    const { names } = props.environment;
+    const courseId = props.courseId;
+    this.courseId = courseId;
+    this.title = props.title;
+    this.contexts = [...props.contexts];
+    this.allowedImages = [...props.allowedImages];
+    this.graderUid = props.graderUid;
+    this.graderUser = `grader-${courseId}`;
+    this.oauthClientId = `service-${courseId}`;
+    this.graderUrl = `http://${names.grader(courseId)}:${PORTS.notebook}`;
+    this.volumeName = names.courseVolume(courseId);
 
-    const prefix = `/services/${course.id}/`;
+    this.notebookImage = new BuiltImage(this, 'notebook-image', {
+      context: props.environment.notebookContext,
+      buildArgs: { BASE_IMAGE: props.notebookBase },
+      name: (hash) => names.notebookImage(courseId, hash),
+      labels: { [LABELS.environment]: names.environment, [LABELS.course]: courseId },
+    });
+    this.allowedImageResources = props.allowedImages.map((ref, i) => new Image(this, `allowed-image-${i}`, { name: ref, keepLocally: true }));
+    this.volume = new DataVolume(this, 'volume', { names, name: names.courseVolume(courseId), role: 'course', protect: props.environment.protectData });
+
+    const prefix = `/services/${courseId}/`;
+    const memory = memoryMegabytes(props.environment.graderMemory);
     this.grader = new Container(this, 'grader', {
       ...containerDefaults(names, 'grader'),
-      name: names.grader(course.id),
+      name: names.grader(courseId),
       image: this.notebookImage.image.imageId,
-      command: ['/usr/local/bin/jhlti-start', 'grader'],
+      command: [PATHS.startScript, 'grader'],
       // Starts as root to prepare the course directory, then drops to the grader uid with no
       // capabilities left (images/notebook/jhlti-start).
-      // Spelt as the engine reports them (CAP_*), or every plan would replace the container.
-      capabilities: { drop: ['ALL'], add: ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID'] },
+      capabilities: { drop: ['ALL'], add: [...START_CAPABILITIES_ENGINE] },
       // memory_swap equal to memory: no swap, and no perpetual diff from the provider.
-      memory: memoryMegabytes(props.memory),
-      memorySwap: memoryMegabytes(props.memory),
+      memory,
+      memorySwap: memory,
       env: [
-        `NB_UID=${course.graderUid}`,
+        `NB_UID=${props.graderUid}`,
         // The grader-only nbgrader config (strict collect), also for `docker exec` shells.
-        'JUPYTER_CONFIG_PATH=/etc/jupyter/jhlti-grader',
-        `JHLTI_COURSE_ID=${course.id}`,
-        `JUPYTERHUB_SERVICE_NAME=${course.id}`,
+        `JUPYTER_CONFIG_PATH=${PATHS.graderConfigDir}`,
+        `JHLTI_COURSE_ID=${courseId}`,
+        `JUPYTERHUB_USER=${this.graderUser}`,
+        `JUPYTERHUB_SERVICE_NAME=${courseId}`,
         `JUPYTERHUB_API_URL=http://${names.hub}:${PORTS.hub}/hub/api`,
         `JUPYTERHUB_API_TOKEN=${props.serviceToken}`,
-        `JUPYTERHUB_CLIENT_ID=service-${course.id}`,
+        `JUPYTERHUB_CLIENT_ID=${this.oauthClientId}`,
         `JUPYTERHUB_SERVICE_PREFIX=${prefix}`,
         'JUPYTERHUB_BASE_URL=/',
         `JUPYTERHUB_OAUTH_CALLBACK_URL=${prefix}oauth_callback`,
         `JUPYTERHUB_SERVICE_URL=http://0.0.0.0:${PORTS.notebook}${prefix}`,
       ],
-      networksAdvanced: [{ name: props.networks.usersName }],
+      networksAdvanced: [{ name: props.environment.networks.usersName }],
       volumes: [
-        { volumeName: this.volume.name, containerPath: `/srv/nbgrader/courses/${course.id}` },
-        { volumeName: props.exchange.name, containerPath: '/srv/nbgrader/exchange' },
-        { volumeName: props.uidMap.name, containerPath: '/srv/nbgrader/uids', readOnly: true },
+        { volumeName: this.volume.name, containerPath: `${PATHS.coursesRoot}/${courseId}` },
+        { volumeName: props.environment.exchange.name, containerPath: PATHS.exchangeRoot },
+        { volumeName: props.environment.uidMap.name, containerPath: PATHS.graderUidMapDir, readOnly: true },
       ],
     });
+  }
+
+  get imageName(): string {
+    return this.notebookImage.name;
+  }
+
+  get spawnDependencies(): ITerraformDependable[] {
+    return [this.notebookImage.image, ...this.allowedImageResources];
   }
 }

@@ -2,6 +2,12 @@ import { Volume } from '@cdktf/provider-docker/lib/volume';
 import { Construct } from 'constructs';
 import { StackNames, stackLabels } from './naming';
 
+/** A Docker volume other constructs mount. */
+export interface IDataVolume {
+  /** The volume name as a Terraform reference: mounting by it also orders creation. */
+  readonly name: string;
+}
+
 export interface DataVolumeProps {
   readonly names: StackNames;
   /** Docker volume name. */
@@ -20,7 +26,7 @@ export interface DataVolumeProps {
  * A named volume that holds data students or instructors care about (hub DB, nbgrader
  * exchange, a course directory). Protected from `destroy` unless purging is asked for.
  */
-export class DataVolume extends Construct {
+export class DataVolume extends Construct implements IDataVolume {
   readonly volume: Volume;
   /** The volume name as a Terraform reference: mounting by it also orders creation. */
   readonly name: string;

@@ -1,41 +1,50 @@
 import { Container } from '@cdktf/provider-docker/lib/container';
-import { ITerraformDependable } from 'cdktf';
+import { ITerraformDependable, Lazy } from 'cdktf';
+import { dependable } from 'cdktf/lib/tfExpression';
 import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BuildContext, BuiltImage, IMAGES_DIR } from './built-image';
+import { LABELS, PATHS, PORTS, URL_PATHS } from './contract';
 import { containerDefaults } from './container-defaults';
-import { DataVolume } from './data-volume';
-import { PORTS, StackNames } from './naming';
-import { StackNetworks } from './network';
+import { DataVolume, IDataVolume } from './data-volume';
+import { StackNames } from './naming';
+import { IStackNetworks } from './network';
 import { SecretFile } from './secrets';
-
-const OUTGOING_CA_FILE = '/srv/jupyterhub/outgoing-ca.pem';
 
 export interface HubProps {
   readonly names: StackNames;
-  readonly networks: StackNetworks;
+  readonly networks: IStackNetworks;
   /** Base image of the hub image (official jupyterhub image or a stand-in). */
   readonly baseImage: string;
   /** PEM CA bundle for pip inside the build. @default - base image trust store */
   readonly caBundle?: string;
-  /** Rendered stack.json (no secrets). */
-  readonly stackFile: string;
   /**
-   * PEM CA bundle the hub trusts for outgoing HTTPS (SSL_CERT_FILE), e.g. an LMS's internal CA.
+   * PEM CA bundle file the hub trusts for outgoing HTTPS (SSL_CERT_FILE), e.g. an LMS's internal CA.
    * @default - the image's trust store
    */
   readonly outgoingCaBundle?: string;
-  /** The uid-map volume, mounted read-write at /srv/jupyterhub/uids (the spawner writes it). */
-  readonly uidMap: DataVolume;
-  /** Secret files, uploaded 0600. */
-  readonly secretFiles: readonly SecretFile[];
+  /** The uid-map volume, mounted read-write (the spawner writes it). */
+  readonly uidMap: IDataVolume;
   /** Host path of the Docker socket DockerSpawner talks to. */
   readonly dockerSocket: string;
-  /** Things the hub must not start before (the proxy, every image a spawn may use). */
+  /** Things the hub must never start without (the proxy). More come with `addSpawnDependencies`. */
   readonly dependsOn?: ITerraformDependable[];
   /** @default true */
   readonly protectData?: boolean;
+  /**
+   * stack.json and the secret files, produced when the stack is synthesized (courses may be
+   * added until then).
+   */
+  readonly runtime: () => HubRuntime;
+}
+
+/** What the hub container is given at run time. */
+export interface HubRuntime {
+  /** Rendered stack.json (no secrets). */
+  readonly stackFile: string;
+  /** Secret files, uploaded 0600. */
+  readonly secretFiles: readonly SecretFile[];
 }
 
 /**
@@ -56,9 +65,25 @@ export class Hub extends Construct {
       context,
       buildArgs: { BASE_IMAGE: props.baseImage },
       name: (hash) => names.hubImage(hash),
-      labels: { 'org.jupyterhub-lti-stack.environment': names.environment },
+      labels: { [LABELS.environment]: names.environment },
     });
     this.dataVolume = new DataVolume(this, 'data', { names, name: names.hubData, role: 'hub-data', protect: props.protectData });
+    // The CA bundle travels base64-encoded: a PEM file may carry comments Terraform would read as templates.
+    const caUpload =
+      props.outgoingCaBundle === undefined
+        ? []
+        : [{ file: PATHS.hubOutgoingCa, content_base64: readFileSync(props.outgoingCaBundle).toString('base64'), permissions: '0644' }];
+    // Resolved at synth: the list follows the courses added until then (Terraform's snake_case keys).
+    const upload = Lazy.anyValue({
+      produce: () => {
+        const runtime = props.runtime();
+        return [
+          { file: PATHS.hubStackFile, content: runtime.stackFile, permissions: '0644' },
+          ...caUpload,
+          ...runtime.secretFiles.map((s) => ({ file: `${PATHS.hubSecretsDir}/${s.name}`, content: s.value, permissions: '0600' })),
+        ];
+      },
+    });
     this.container = new Container(this, 'container', {
       ...containerDefaults(names, 'hub'),
       name: names.hub,
@@ -67,18 +92,14 @@ export class Hub extends Construct {
       capabilities: { drop: ['ALL'] },
       networksAdvanced: [{ name: props.networks.usersName }, { name: props.networks.controlName }],
       volumes: [
-        { volumeName: this.dataVolume.name, containerPath: '/srv/jupyterhub/data' },
-        { volumeName: props.uidMap.name, containerPath: '/srv/jupyterhub/uids' },
-        { hostPath: props.dockerSocket, containerPath: '/var/run/docker.sock' },
+        { volumeName: this.dataVolume.name, containerPath: PATHS.hubDataDir },
+        { volumeName: props.uidMap.name, containerPath: PATHS.hubUidMapDir },
+        { hostPath: props.dockerSocket, containerPath: PATHS.dockerSocket },
       ],
-      env: props.outgoingCaBundle === undefined ? undefined : [`SSL_CERT_FILE=${OUTGOING_CA_FILE}`],
-      upload: [
-        { file: '/srv/jupyterhub/stack.json', content: props.stackFile, permissions: '0644' },
-        ...(props.outgoingCaBundle === undefined ? [] : [{ file: OUTGOING_CA_FILE, content: readFileSync(props.outgoingCaBundle, 'utf8'), permissions: '0644' }]),
-        ...props.secretFiles.map((s) => ({ file: `/srv/jupyterhub/secrets/${s.name}`, content: s.value, permissions: '0600' })),
-      ],
+      env: props.outgoingCaBundle === undefined ? undefined : [`SSL_CERT_FILE=${PATHS.hubOutgoingCa}`],
+      upload,
       healthcheck: {
-        test: ['CMD', 'python3', '-c', `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORTS.hub}/hub/health', timeout=4)`],
+        test: ['CMD', 'python3', '-c', `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${PORTS.hub}${URL_PATHS.health}', timeout=4)`],
         interval: '5s',
         timeout: '5s',
         retries: 6,
@@ -89,5 +110,10 @@ export class Hub extends Construct {
       waitTimeout: 180,
       dependsOn: props.dependsOn,
     });
+  }
+
+  /** Images a spawn may use: the hub must not start before they exist (spawns never pull). */
+  addSpawnDependencies(dependencies: readonly ITerraformDependable[]): void {
+    this.container.dependsOn = [...(this.container.dependsOn ?? []), ...dependencies.map((d) => dependable(d))];
   }
 }

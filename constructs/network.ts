@@ -2,6 +2,14 @@ import { Network } from '@cdktf/provider-docker/lib/network';
 import { Construct } from 'constructs';
 import { StackNames, stackLabels } from './naming';
 
+/** The networks of one environment, by name (Terraform references). */
+export interface IStackNetworks {
+  /** proxy, hub, graders and user servers */
+  readonly usersName: string;
+  /** internal: hub <-> proxy API only */
+  readonly controlName: string;
+}
+
 export interface StackNetworksProps {
   readonly names: StackNames;
 }
@@ -11,7 +19,7 @@ export interface StackNetworksProps {
  * graders, user servers). `control` is internal and joins only the hub and the proxy, whose
  * API listens on the control network alone, so no user container can reach it.
  */
-export class StackNetworks extends Construct {
+export class StackNetworks extends Construct implements IStackNetworks {
   readonly users: Network;
   readonly control: Network;
   /** Network names as Terraform references (one token each, so using them adds no cost). */

@@ -1,14 +1,13 @@
 import { Bytes } from '@cdktf/provider-random/lib/bytes';
 import { Construct } from 'constructs';
+import { SECRET_FILES, serviceTokenFile } from './contract';
 
 export interface HubSecretsProps {
   /** Generate the LTI 1.1 consumer key and shared secret. */
   readonly lti11: boolean;
-  /** Course ids; each gets an API token for its grader service. */
-  readonly courses: readonly string[];
 }
 
-/** A secret file for the hub: its name under /srv/jupyterhub/secrets and its (sensitive) value. */
+/** A secret file for the hub: its name under the secrets directory and its (sensitive) value. */
 export interface SecretFile {
   readonly name: string;
   readonly value: string;
@@ -29,37 +28,40 @@ export class HubSecrets extends Construct {
 
   constructor(scope: Construct, id: string, props: HubSecretsProps) {
     super(scope, id);
-    const hex = (name: string) => new Bytes(this, name, { length: 32 }).hex;
-    this.cookieSecret = hex('cookie-secret');
-    this.cryptKey = hex('crypt-key');
-    this.proxyToken = hex('proxy-token');
-    this.idleCullerToken = hex('service-token-idle-culler');
+    this.cookieSecret = this.hex('cookie-secret');
+    this.cryptKey = this.hex('crypt-key');
+    this.proxyToken = this.hex('proxy-token');
+    this.idleCullerToken = this.hex('service-token-idle-culler');
     if (props.lti11) {
-      this.lti11ConsumerKey = hex('lti11-consumer-key');
-      this.lti11SharedSecret = hex('lti11-shared-secret');
+      this.lti11ConsumerKey = this.hex('lti11-consumer-key');
+      this.lti11SharedSecret = this.hex('lti11-shared-secret');
     }
-    for (const course of props.courses) this.serviceTokens.set(course, hex(`service-token-${course}`));
   }
 
-  /** The API token of a course's grader service. */
-  serviceToken(course: string): string {
-    const token = this.serviceTokens.get(course);
-    if (token === undefined) throw new Error(`no service token for course "${course}"; pass it in HubSecretsProps.courses`);
+  private hex(id: string): string {
+    return new Bytes(this, id, { length: 32 }).hex;
+  }
+
+  /** A new API token for a course's grader service. */
+  addServiceToken(course: string): string {
+    if (this.serviceTokens.has(course)) throw new Error(`a service token for course "${course}" exists already`);
+    const token = this.hex(`service-token-${course}`);
+    this.serviceTokens.set(course, token);
     return token;
   }
 
-  /** The files the hub reads (images/CONTRACT.md). */
+  /** The files the hub reads (images/CONTRACT.md), named by the contract. */
   hubFiles(): SecretFile[] {
     const files: SecretFile[] = [
-      { name: 'cookie_secret', value: this.cookieSecret },
-      { name: 'crypt_key', value: this.cryptKey },
-      { name: 'proxy_token', value: this.proxyToken },
-      { name: 'service-token-idle-culler', value: this.idleCullerToken },
+      { name: SECRET_FILES.cookieSecret, value: this.cookieSecret },
+      { name: SECRET_FILES.cryptKey, value: this.cryptKey },
+      { name: SECRET_FILES.proxyToken, value: this.proxyToken },
+      { name: SECRET_FILES.idleCullerToken, value: this.idleCullerToken },
     ];
     if (this.lti11ConsumerKey !== undefined && this.lti11SharedSecret !== undefined) {
-      files.push({ name: 'lti11_consumer_key', value: this.lti11ConsumerKey }, { name: 'lti11_shared_secret', value: this.lti11SharedSecret });
+      files.push({ name: SECRET_FILES.lti11ConsumerKey, value: this.lti11ConsumerKey }, { name: SECRET_FILES.lti11SharedSecret, value: this.lti11SharedSecret });
     }
-    for (const [course, token] of this.serviceTokens) files.push({ name: `service-token-${course}`, value: token });
+    for (const [course, token] of this.serviceTokens) files.push({ name: serviceTokenFile(course), value: token });
     return files;
   }
 }

@@ -1,55 +1,90 @@
-import type { ResolvedEnvironment } from './config/rules';
-import { memoryBytes } from './container-defaults';
-import { PORTS, StackNames } from './naming';
+/**
+ * stack.json: everything the hub needs to know about its environment, and no secrets (those are
+ * separate 0600 files). Its shape is this zod schema; `npm run generate` emits it as JSON Schema
+ * into the hub image (images/hub/jupyterhub_lti_stack/contract.json), and the hub validates the
+ * uploaded file against it at start. The constructs build the document with `renderStackFile`,
+ * which checks it against the same schema, so a stack.json the constructs write is one the hub reads.
+ */
+import { z } from 'zod';
+import { terraformSafeJson } from './terraform-text';
+import { COURSE_ID_PATTERN, CONTRACT_VERSION, GRADER_UID_MAX, GRADER_UID_MIN, MIN_CPUS, MIN_MEMORY_BYTES, ORIGIN_PATTERN } from './contract';
 
-/** First uid of student/instructor accounts: uid = UID_BASE + JupyterHub user id. */
-export const UID_BASE = 20000;
+const nonEmpty = z.string().min(1);
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/);
+const dockerName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/);
 
-/** A course as the hub sees it (stack.json `courses[]`). */
-export interface StackFileCourse {
-  readonly id: string;
-  readonly image: string;
+const StackCourseSchema = z.strictObject({
+  id: z.string().regex(new RegExp(COURSE_ID_PATTERN)).describe('nbgrader course id = grader service name'),
+  title: nonEmpty,
+  context_ids: z.array(nonEmpty).min(1).describe('LMS context ids launching into this course'),
+  image: nonEmpty.describe('notebook image of the course (present on the engine)'),
+  allowed_images: z.array(nonEmpty.regex(/^[^*]+$/)).describe('further images a launch may choose'),
+  volume: dockerName.describe('course volume (mounted in the grader only)'),
+  grader_url: httpUrl.describe("URL of the course's grader service, from the hub"),
+  grader_uid: z.int().min(GRADER_UID_MIN).max(GRADER_UID_MAX),
+  grader_user: nonEmpty.describe('hub user the formgrader acts as (reserved: no launch may use it)'),
+  oauth_client_id: nonEmpty.describe("the grader service's OAuth client id"),
+  service_token_file: nonEmpty.describe("secret file with the grader service's API token"),
+});
+
+export const StackFileSchema = z.strictObject({
+  schema_version: z.literal(CONTRACT_VERSION),
+  environment: nonEmpty,
+  public_url: httpUrl.describe('public URL of the hub (scheme, host, port)'),
+  hub_bind_url: httpUrl,
+  hub_connect_url: httpUrl,
+  proxy_api_url: httpUrl,
+  docker: z.strictObject({
+    network: dockerName.describe('network user servers join'),
+    exchange_volume: dockerName,
+    server_name_template: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*\{username\}$/).describe('DockerSpawner name_template'),
+    home_volume_template: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*\{username\}$/).describe('per-user home volume'),
+  }),
+  lti11: z.strictObject({ enabled: z.boolean() }),
+  lti13: z.discriminatedUnion('enabled', [
+    z.strictObject({
+      enabled: z.literal(true),
+      issuer: httpUrl,
+      client_ids: z.array(nonEmpty).min(1),
+      authorize_url: httpUrl,
+      jwks_url: httpUrl,
+      deployment_ids: z.array(nonEmpty).describe('accepted deployment ids; empty: any'),
+    }),
+    z.strictObject({
+      enabled: z.literal(false),
+      issuer: z.null(),
+      client_ids: z.array(nonEmpty).max(0),
+      authorize_url: z.null(),
+      jwks_url: z.null(),
+      deployment_ids: z.array(nonEmpty).max(0),
+    }),
+  ]),
+  frame_ancestors: z.array(z.string().regex(new RegExp(ORIGIN_PATTERN))).describe('LMS origins allowed to frame the tool; empty: none'),
+  limits: z.strictObject({ memory_bytes: z.int().min(MIN_MEMORY_BYTES), cpus: z.number().min(MIN_CPUS) }),
+  idle_cull_seconds: z.int().min(0),
+  courses: z.array(StackCourseSchema).min(1),
+});
+
+export type StackFile = z.output<typeof StackFileSchema>;
+export type StackFileCourse = StackFile['courses'][number];
+
+/** JSON Schema of stack.json (draft 2020-12), as the hub image receives it. */
+export function stackFileJsonSchema(): Record<string, unknown> {
+  const schema = z.toJSONSchema(StackFileSchema, { io: 'output', unrepresentable: 'throw' }) as Record<string, unknown>;
+  return { ...schema, $id: 'https://jupyterhub-lti-stack.invalid/stack.schema.json', title: 'jupyterhub-lti-stack stack.json' };
 }
 
 /**
- * Renders /srv/jupyterhub/stack.json: everything the hub needs to know about its environment,
- * and no secrets (those are separate 0600 files). Schema: images/CONTRACT.md.
+ * Serializes a stack.json document (Terraform-safe, see terraform-text.ts) after checking it
+ * against the schema. A failure here is a
+ * bug in the constructs (the config rules let through something the hub would refuse), so it
+ * names the field and stops the synth.
  */
-export function renderStackFile(env: ResolvedEnvironment, names: StackNames, courseImages: ReadonlyMap<string, string>, publicUrl: string): string {
-  const lti13 = env.lti13;
-  const doc = {
-    schema_version: 1,
-    environment: env.name,
-    public_url: publicUrl,
-    name_prefix: names.prefix,
-    hub_bind_url: `http://0.0.0.0:${PORTS.hub}`,
-    hub_connect_url: `http://${names.hub}:${PORTS.hub}`,
-    proxy_api_url: `http://${names.proxyApiAlias}:${PORTS.proxyApi}`,
-    docker_network: names.usersNetwork,
-    exchange_volume: names.exchange,
-    uid_base: UID_BASE,
-    lti11: { enabled: env.lti11.enabled },
-    lti13: {
-      enabled: lti13.enabled,
-      issuer: lti13.issuer ?? null,
-      client_ids: lti13.clientIds,
-      authorize_url: lti13.authorizeUrl ?? null,
-      jwks_url: lti13.jwksUrl ?? null,
-      deployment_ids: lti13.deploymentIds,
-    },
-    frame_ancestors: env.embedding.mode === 'iframe' ? env.embedding.allowedOrigins : [],
-    limits: { memory_bytes: memoryBytes(env.limits.memory), cpus: env.limits.cpus },
-    idle_cull_seconds: env.idleCullSeconds,
-    courses: env.courses.map((c) => ({
-      id: c.id,
-      title: c.title,
-      context_ids: c.contexts,
-      image: courseImages.get(c.id),
-      allowed_images: c.allowedImages,
-      volume: names.courseVolume(c.id),
-      grader_url: `http://${names.grader(c.id)}:${PORTS.notebook}`,
-      grader_uid: c.graderUid,
-    })),
-  };
-  return `${JSON.stringify(doc, null, 2)}\n`;
+export function renderStackFile(doc: StackFile): string {
+  const parsed = StackFileSchema.safeParse(doc);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`internal error: stack.json for environment "${doc.environment}" breaks the hub contract (${problems})`);
+  }
+  return terraformSafeJson(parsed.data);
 }

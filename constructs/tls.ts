@@ -4,6 +4,7 @@ import { Fn } from 'cdktf';
 import { Construct } from 'constructs';
 import { relative } from 'node:path';
 import type { ResolvedTls } from './config/rules';
+import { hasTemplateSequence } from './terraform-text';
 
 export interface StackTlsProps {
   readonly tls: ResolvedTls;
@@ -29,8 +30,8 @@ export class StackTls extends Construct {
     super(scope, id);
     const { tls, hostname } = props;
     if (tls.mode === 'provided') {
-      this.certificatePem = Fn.file(relative(props.stackDir, tls.certFile as string));
-      this.privateKeyPem = Fn.sensitive(Fn.file(relative(props.stackDir, tls.keyFile as string)));
+      this.certificatePem = Fn.file(terraformPath(props.stackDir, tls.certFile as string));
+      this.privateKeyPem = Fn.sensitive(Fn.file(terraformPath(props.stackDir, tls.keyFile as string)));
       return;
     }
     const key = new PrivateKey(this, 'key', tls.algorithm === 'ECDSA' ? { algorithm: 'ECDSA', ecdsaCurve: tls.ecdsaCurve } : { algorithm: 'RSA', rsaBits: tls.rsaBits });
@@ -47,4 +48,14 @@ export class StackTls extends Construct {
     this.certificatePem = cert.certPem;
     this.privateKeyPem = key.privateKeyPem;
   }
+}
+
+/** A file path as Terraform's file() reads it: relative to the stack directory, and never code. */
+function terraformPath(stackDir: string, file: string): string {
+  const path = relative(stackDir, file);
+  // eslint-disable-next-line no-control-regex
+  if (hasTemplateSequence(path) || /["\\\u0000-\u001f]/.test(path)) {
+    throw new Error(`the path ${JSON.stringify(path)} (from ${file}) contains characters Terraform would read as code; move the file or the project to a path without "\${", "%{", quotes or backslashes`);
+  }
+  return path;
 }

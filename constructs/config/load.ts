@@ -6,9 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { z } from 'zod';
 import { DEMO_CONFIG } from './demo';
-import { AddIssue, ConfigError, ConfigIssue, pathToString } from './errors';
+import { AddIssue, ConfigError, ConfigIssue } from './errors';
+import { toConfigIssues } from './issues';
 import { ImageProfile, profileFromEnv } from './images';
 import { ResolvedConfig, applyRules, checkCaBundle } from './rules';
 import { ConfigSchema } from './schema';
@@ -37,7 +37,7 @@ export function resolveConfig(raw: unknown, source: string, options: LoadOptions
   if (caBundle !== undefined) checkCaBundle('JHLTI_CA_BUNDLE (environment variable)', caValue, caBundle, add);
   const parsed = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    throw new ConfigError(source, [...envIssues, ...parsed.error.issues.flatMap(toConfigIssues)]);
+    throw new ConfigError(source, [...envIssues, ...parsed.error.issues.flatMap((i) => toConfigIssues(i))]);
   }
   const { resolved, issues } = applyRules(parsed.data, profile ?? 'official', options.baseDir ?? process.cwd(), caBundle);
   if (envIssues.length + issues.length > 0) throw new ConfigError(source, [...envIssues, ...issues]);
@@ -68,29 +68,6 @@ function parseText(text: string, path: string): unknown {
     throw new ConfigError(path, [{ path: '', message: `the file is not valid ${ext === '.json' ? 'JSON' : 'YAML'}${where}: ${(e as Error).message.split('\n')[0]}` }]);
   }
   throw new ConfigError(path, [{ path: '', message: `unknown config file type "${ext}"; use .json, .yaml or .yml` }]);
-}
-
-function toConfigIssues(issue: z.core.$ZodIssue): ConfigIssue[] {
-  const path = pathToString(issue.path);
-  const input = (issue as { input?: unknown }).input;
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((key) => ({
-        path: path === '' ? key : `${path}.${key}`,
-        message: 'unknown key; remove it or fix its spelling (the README lists every key)',
-      }));
-    case 'invalid_type':
-      if (input === undefined) return [{ path, message: `missing; add it (expected ${issue.expected})` }];
-      return [{ path, message: `expected ${issue.expected}`, value: input }];
-    case 'invalid_union': {
-      // A bad discriminator (tls.mode, state.backend): show the discriminator's value, not the object.
-      const key = (issue as { discriminator?: string }).discriminator;
-      const value = key !== undefined && typeof input === 'object' && input !== null ? (input as Record<string, unknown>)[key] : input;
-      return [{ path, message: issue.message, value }];
-    }
-    default:
-      return [{ path, message: issue.message, value: input }];
-  }
 }
 
 export type { ImageProfile };

@@ -1,13 +1,18 @@
 /**
  * Cross-field rules the schema alone cannot express, and resolution of defaults that depend
  * on other fields (images from the profile, grader uids, files relative to the config).
+ *
+ * The same rules serve both ways in: a config file (`applyRules`, all environments at once) and
+ * the composition API (`resolveEnvironmentSettings` + `CourseRules`, one course at a time).
  */
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { BUILT_IN_SERVICES, DNS_LABEL_MAX } from '../contract';
+import { StackNames } from '../naming';
 import { AddIssue, ConfigIssue } from './errors';
 import { ImageProfile, PROFILES, notebookFlavour } from './images';
-import type { Config, CourseConfig, EnvironmentConfig } from './schema';
+import type { Config, CourseConfig, EnvironmentSettings } from './schema';
 
 export interface ResolvedCourse extends CourseConfig {
   readonly notebookBase: string;
@@ -25,12 +30,27 @@ export interface ResolvedTls {
   readonly keyFile?: string;
 }
 
-export interface ResolvedEnvironment extends Omit<EnvironmentConfig, 'courses' | 'images' | 'tls'> {
+/** An environment's settings with every default and file path resolved (no courses). */
+export interface ResolvedEnvironmentSettings extends Omit<EnvironmentSettings, 'images' | 'tls'> {
   /** Absolute path of lti13.platformCaBundle, when set. */
   readonly platformCaBundle?: string;
   readonly images: { readonly hubBase: string; readonly proxy: string; readonly caBundle?: string };
   readonly tls: ResolvedTls;
+  readonly imageProfile: ImageProfile;
+}
+
+export interface ResolvedEnvironment extends ResolvedEnvironmentSettings {
   readonly courses: readonly ResolvedCourse[];
+}
+
+/** What resolution needs besides the values: where relative paths start, which image profile. */
+export interface RuleContext {
+  readonly profile: ImageProfile;
+  /** Directory relative file paths are resolved against. */
+  readonly baseDir: string;
+  /** CA bundle for image builds when the environment sets none (JHLTI_CA_BUNDLE). */
+  readonly defaultCaBundle?: string;
+  readonly add: AddIssue;
 }
 
 export interface ResolvedConfig {
@@ -75,10 +95,137 @@ export function assignGraderUids(courses: readonly CourseConfig[], conflict: (in
   });
 }
 
+/**
+ * Resolves one environment's settings (not its courses): files relative to the base
+ * directory, images from the profile, and every rule that concerns the environment alone.
+ * `at` prefixes the field paths of reported problems (e.g. `environments[0]`).
+ */
+export function resolveEnvironmentSettings(env: EnvironmentSettings, at: string, ctx: RuleContext): ResolvedEnvironmentSettings {
+  const { add, profile } = ctx;
+  const field = (key: string) => (at === '' ? key : `${at}.${key}`);
+  const file = (p: string) => (isAbsolute(p) ? p : resolve(ctx.baseDir, p));
+
+  if (!env.lti11.enabled && !env.lti13.enabled) add(field('lti11.enabled'), 'both LTI 1.1 and LTI 1.3 are off, so nobody can log in; enable at least one', false);
+  if (env.lti13.enabled) {
+    for (const key of ['issuer', 'authorizeUrl', 'jwksUrl'] as const) {
+      if (env.lti13[key] === undefined) add(field(`lti13.${key}`), `required when lti13.enabled is true; copy it from the platform's LTI 1.3 registration`);
+    }
+    if (env.lti13.clientIds.length === 0) add(field('lti13.clientIds'), 'list at least one client id issued by the platform', []);
+  }
+
+  const platformCaBundle = env.lti13.platformCaBundle === undefined ? undefined : file(env.lti13.platformCaBundle);
+  if (platformCaBundle !== undefined) checkCaBundle(field('lti13.platformCaBundle'), env.lti13.platformCaBundle as string, platformCaBundle, add);
+
+  if (env.embedding.mode === 'iframe' && env.embedding.allowedOrigins.length === 0) {
+    add(field('embedding.allowedOrigins'), 'iframe mode needs the LMS origin(s) allowed to frame the hub, e.g. ["https://lms.example.edu"]', []);
+  }
+  if (env.embedding.mode === 'window' && env.embedding.allowedOrigins.length > 0) {
+    add(field('embedding.allowedOrigins'), 'only used with embedding.mode "iframe"; remove it or set mode to "iframe"', env.embedding.allowedOrigins);
+  }
+
+  const names = new StackNames(env.name);
+  for (const name of names.dnsNames([])) {
+    if (name.length > DNS_LABEL_MAX) add(field('name'), `derived container name "${name}" is ${name.length} characters; Docker's DNS resolves at most ${DNS_LABEL_MAX}; shorten the environment name`, env.name);
+  }
+
+  let tls: ResolvedTls;
+  if (env.tls.mode === 'provided') {
+    const certFile = file(env.tls.certFile);
+    const keyFile = file(env.tls.keyFile);
+    checkProvidedTls(field('tls'), env.tls.certFile, certFile, env.tls.keyFile, keyFile, env.hostname, add);
+    tls = { mode: 'provided', algorithm: 'ECDSA', ecdsaCurve: 'P256', rsaBits: 3072, validityDays: 0, certFile, keyFile };
+  } else {
+    tls = { ...env.tls };
+  }
+
+  let caBundle = ctx.defaultCaBundle;
+  if (env.images.caBundle !== undefined) {
+    caBundle = file(env.images.caBundle);
+    checkCaBundle(field('images.caBundle'), env.images.caBundle, caBundle, add);
+  }
+
+  return {
+    ...env,
+    imageProfile: profile,
+    images: {
+      hubBase: env.images.hubBase ?? PROFILES[profile].hubBase,
+      proxy: env.images.proxy ?? PROFILES[profile].proxy,
+      ...(caBundle !== undefined ? { caBundle } : {}),
+    },
+    tls,
+    ...(platformCaBundle !== undefined ? { platformCaBundle } : {}),
+  };
+}
+
+/**
+ * The rules between an environment's courses, applied as courses are added one by one: unique
+ * ids, one course per LMS context, unique grader uids, names that fit Docker's DNS, no clash
+ * with the stack's own services.
+ */
+export class CourseRules {
+  private readonly ids = new Map<string, string>();
+  private readonly contexts = new Map<string, string>();
+  private readonly uids = new Map<number, string>();
+  private readonly names: StackNames;
+
+  /** `at(index)` is the field path of the course at that position, for problem reports. */
+  constructor(
+    private readonly env: ResolvedEnvironmentSettings,
+    private readonly at: (index: number) => string,
+    private readonly add: AddIssue,
+  ) {
+    this.names = new StackNames(env.name);
+  }
+
+  /**
+   * Checks and resolves the next course. `graderUid` is its uid when already assigned for the
+   * whole list (config files, see assignGraderUids); otherwise one is derived here.
+   */
+  resolve(course: CourseConfig, index: number, graderUid?: number): ResolvedCourse {
+    const cat = this.at(index);
+    const { add } = this;
+    const dup = this.ids.get(course.id);
+    if (dup !== undefined) add(`${cat}.id`, `course id already used by ${dup} of this environment; ids must be unique`, course.id);
+    else this.ids.set(course.id, `courses[${index}]`);
+    const builtIn: readonly string[] = Object.values(BUILT_IN_SERVICES);
+    if (builtIn.includes(course.id)) {
+      add(`${cat}.id`, `"${course.id}" is the name of a service the stack runs itself (${builtIn.join(', ')}); choose another course id`, course.id);
+    }
+    const grader = this.names.grader(course.id);
+    if (grader.length > DNS_LABEL_MAX) {
+      add(`${cat}.id`, `derived grader name "${grader}" is ${grader.length} characters; Docker's DNS resolves at most ${DNS_LABEL_MAX}; shorten the course id or the environment name`, course.id);
+    }
+    course.contexts.forEach((ctx, k) => {
+      const owner = this.contexts.get(ctx);
+      if (owner !== undefined && owner !== course.id) add(`${cat}.contexts[${k}]`, `context already maps to course "${owner}"; a context can launch into one course only`, ctx);
+      else this.contexts.set(ctx, course.id);
+    });
+
+    let uid = graderUid ?? course.graderUid;
+    if (uid === undefined) {
+      uid = defaultGraderUid(course.id);
+      while (this.uids.has(uid)) uid = DERIVED_UID_MIN + ((uid - DERIVED_UID_MIN + 1) % DERIVED_UID_SPAN);
+    } else if (graderUid === undefined && this.uids.has(uid)) {
+      add(`${cat}.graderUid`, `grader uid ${uid} is already used by course "${this.uids.get(uid)}"; give each course its own graderUid (1001-19999)`, uid);
+    }
+    this.uids.set(uid, course.id);
+
+    const profile = this.env.imageProfile;
+    const flavour = notebookFlavour(course.kernels);
+    let notebookBase = course.notebookBase ?? PROFILES[profile].notebook[flavour];
+    if (notebookBase === undefined) {
+      add(`${cat}.kernels`, `the "${profile}" image profile has no ${flavour} notebook base; set notebookBase to an image with these kernels`, course.kernels);
+      notebookBase = PROFILES[profile].notebook.python ?? '';
+    }
+    return { ...course, notebookBase, graderUid: uid };
+  }
+}
+
+/** Every rule of a whole config file: each environment, its courses, and between environments. */
 export function applyRules(config: Config, profile: ImageProfile, baseDir: string, defaultCaBundle?: string): { resolved: ResolvedConfig; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
-  const add = (path: string, message: string, value?: unknown) => issues.push({ path, message, value });
-  const file = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  const add: AddIssue = (path, message, value) => issues.push({ path, message, value });
+  const ctx: RuleContext = { profile, baseDir, defaultCaBundle, add };
 
   const resolvedEnvs: ResolvedEnvironment[] = [];
   const names = new Map<string, number>();
@@ -101,91 +248,24 @@ export function applyRules(config: Config, profile: ImageProfile, baseDir: strin
       if (prev.port === env.port && overlap) {
         add(`${at}.port`, `port ${env.port} on ${env.bindAddress} collides with environments[${j}] ("${prev.name}", ${prev.bindAddress}:${prev.port}); give each environment its own port`, env.port);
       }
-    });
-
-    if (!env.lti11.enabled && !env.lti13.enabled) add(`${at}.lti11.enabled`, 'both LTI 1.1 and LTI 1.3 are off, so nobody can log in; enable at least one', false);
-    if (env.lti13.enabled) {
-      for (const key of ['issuer', 'authorizeUrl', 'jwksUrl'] as const) {
-        if (env.lti13[key] === undefined) add(`${at}.lti13.${key}`, `required when lti13.enabled is true; copy it from the platform's LTI 1.3 registration`);
+      // Docker names are jhlti-<env>-<what>: "a" and "a-course" would share jhlti-a-course-*.
+      const [shorter, longer] = prev.name.length <= env.name.length ? [prev, env] : [env, prev];
+      if (shorter.name !== longer.name && longer.name.startsWith(`${shorter.name}-`)) {
+        add(
+          `${at}.name`,
+          `environment names "${longer.name}" and "${shorter.name}" (environments[${j}]) would share Docker names (jhlti-${shorter.name}-...); no environment name may start with another one followed by "-"`,
+          env.name,
+        );
       }
-      if (env.lti13.clientIds.length === 0) add(`${at}.lti13.clientIds`, 'list at least one client id issued by the platform', []);
-    }
-
-    const platformCaBundle = env.lti13.platformCaBundle === undefined ? undefined : file(env.lti13.platformCaBundle);
-    if (platformCaBundle !== undefined) checkCaBundle(`${at}.lti13.platformCaBundle`, env.lti13.platformCaBundle as string, platformCaBundle, add);
-
-    if (env.embedding.mode === 'iframe' && env.embedding.allowedOrigins.length === 0) {
-      add(`${at}.embedding.allowedOrigins`, 'iframe mode needs the LMS origin(s) allowed to frame the hub, e.g. ["https://lms.example.edu"]', []);
-    }
-    if (env.embedding.mode === 'window' && env.embedding.allowedOrigins.length > 0) {
-      add(`${at}.embedding.allowedOrigins`, 'only used with embedding.mode "iframe"; remove it or set mode to "iframe"', env.embedding.allowedOrigins);
-    }
-    env.embedding.allowedOrigins.forEach((o, k) => {
-      if (!isOrigin(o)) add(`${at}.embedding.allowedOrigins[${k}]`, 'must be an https origin without path, e.g. "https://lms.example.edu"', o);
     });
 
-    let tls: ResolvedTls;
-    if (env.tls.mode === 'provided') {
-      const certFile = file(env.tls.certFile);
-      const keyFile = file(env.tls.keyFile);
-      checkProvidedTls(`${at}.tls`, env.tls.certFile, certFile, env.tls.keyFile, keyFile, env.hostname, add);
-      tls = { mode: 'provided', algorithm: 'ECDSA', ecdsaCurve: 'P256', rsaBits: 3072, validityDays: 0, certFile, keyFile };
-    } else {
-      tls = { ...env.tls };
-    }
-
-    let caBundle = defaultCaBundle;
-    if (env.images.caBundle !== undefined) {
-      caBundle = file(env.images.caBundle);
-      checkCaBundle(`${at}.images.caBundle`, env.images.caBundle, caBundle, add);
-    }
-
-    const courseIds = new Map<string, number>();
-    const contexts = new Map<string, string>();
+    const settings = resolveEnvironmentSettings(env, at, ctx);
     const graderUids = assignGraderUids(env.courses, (c, message, value) => add(`${at}.courses[${c}].graderUid`, message, value));
-    const courses = env.courses.map((course, c): ResolvedCourse => {
-      const cat = `${at}.courses[${c}]`;
-      const dup = courseIds.get(course.id);
-      if (dup !== undefined) add(`${cat}.id`, `course id already used by courses[${dup}] of this environment; ids must be unique`, course.id);
-      else courseIds.set(course.id, c);
-      course.contexts.forEach((ctx, k) => {
-        const owner = contexts.get(ctx);
-        if (owner !== undefined && owner !== course.id) add(`${cat}.contexts[${k}]`, `context already maps to course "${owner}"; a context can launch into one course only`, ctx);
-        else contexts.set(ctx, course.id);
-      });
-
-      const flavour = notebookFlavour(course.kernels);
-      let notebookBase = course.notebookBase ?? PROFILES[profile].notebook[flavour];
-      if (notebookBase === undefined) {
-        add(`${cat}.kernels`, `the "${profile}" image profile has no ${flavour} notebook base; set notebookBase to an image with these kernels`, course.kernels);
-        notebookBase = PROFILES[profile].notebook.python ?? '';
-      }
-      return { ...course, notebookBase, graderUid: graderUids[c] };
-    });
-
-    const resolvedEnv: ResolvedEnvironment = {
-      ...env,
-      images: {
-        hubBase: env.images.hubBase ?? PROFILES[profile].hubBase,
-        proxy: env.images.proxy ?? PROFILES[profile].proxy,
-        ...(caBundle !== undefined ? { caBundle } : {}),
-      },
-      tls,
-      courses,
-      ...(platformCaBundle !== undefined ? { platformCaBundle } : {}),
-    };
-    resolvedEnvs.push(resolvedEnv);
+    const rules = new CourseRules(settings, (c) => `${at}.courses[${c}]`, add);
+    const courses = env.courses.map((course, c) => rules.resolve(course, c, graderUids[c]));
+    resolvedEnvs.push({ ...settings, courses });
   });
   return { resolved: { version: 1, imageProfile: profile, environments: resolvedEnvs }, issues };
-}
-
-function isOrigin(value: string): boolean {
-  try {
-    const u = new URL(value);
-    return u.protocol === 'https:' && u.origin === value;
-  } catch {
-    return false;
-  }
 }
 
 /** A CA bundle must be a readable PEM file with at least one certificate. */

@@ -4,13 +4,51 @@
  * (duplicates, collisions, files on disk) live in `./rules.ts`.
  */
 import { z } from 'zod';
+import { COURSE_ID_PATTERN, GRADER_UID_MAX, GRADER_UID_MIN, HOSTNAME_PATTERN, IPV4_PATTERN, MIN_CPUS, MIN_MEMORY_BYTES, ORIGIN_PATTERN, UID_BASE } from '../contract';
+import { hasTemplateSequence } from '../terraform-text';
 
 /** Docker image reference that names an explicit tag or digest (no implicit `latest`). */
 export const IMAGE_REFERENCE =
   /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
-const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/;
-const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const HOSTNAME = new RegExp(HOSTNAME_PATTERN);
+const IPV4 = new RegExp(IPV4_PATTERN);
+const MEMORY = /^[1-9][0-9]*(?:\.[0-9]+)?[KMGT]$/;
+
+/** "2G" -> bytes (K/M/G/T are powers of 1024, as Docker reads them). */
+export function memoryBytes(value: string): number {
+  const units: Record<string, number> = { K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
+  return Math.round(parseFloat(value.slice(0, -1)) * units[value.slice(-1)]);
+}
+
+/**
+ * An opaque identifier an LMS sends (context id, client id, deployment id): compared byte for
+ * byte with what the LMS sends, so it is stored exactly as written and must not carry
+ * surrounding white space (a copy-and-paste accident that would never match).
+ */
+const opaqueId = (what: string) =>
+  z
+    .string()
+    .min(1, { error: `${what} must not be empty` })
+    .max(255, { error: `${what} must be at most 255 characters` })
+    .refine((v) => v.trim() === v, { error: `${what} must not start or end with white space (the LMS sends it exactly)` })
+    // eslint-disable-next-line no-control-regex
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), { error: `${what} must not contain control characters` });
+
+/**
+ * A file path or other value that reaches Terraform outside stack.json: it must not contain
+ * what Terraform or cdktf would read as a template or an escape. White space around it is
+ * removed before it is checked and stored.
+ */
+const plainPath = (what: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, { error: `${what} must not be empty` })
+    // eslint-disable-next-line no-control-regex
+    .refine((v) => !hasTemplateSequence(v) && !/["\\\u0000-\u001f\u007f]/.test(v), {
+      error: `${what} must not contain "\${", "%{", quotes, backslashes or control characters (Terraform would read them as code); rename or move the file`,
+    });
 
 const imageReference = (what: string) =>
   z
@@ -23,7 +61,7 @@ const imageReference = (what: string) =>
     });
 
 const url = (what: string) =>
-  z.string().refine(
+  z.string().trim().refine(
     (v) => {
       try {
         const u = new URL(v);
@@ -36,18 +74,18 @@ const url = (what: string) =>
     { error: `${what} must be an absolute https:// URL (http:// only for localhost / 127.0.0.1)` },
   );
 
-const CourseSchema = z
+export const CourseSchema = z
   .strictObject({
     id: z
       .string()
-      .regex(/^[a-z][a-z0-9_-]{0,30}[a-z0-9]$/, {
+      .regex(new RegExp(COURSE_ID_PATTERN), {
         error:
-          'course id must be 2-32 characters of a-z, 0-9, "-" or "_", starting with a letter and ending with a letter or digit (it becomes the nbgrader course id, a hub service name and part of Docker names)',
+          'course id must be 2-32 characters of a-z and 0-9 with single "-" or "_" between them, starting with a letter and ending with a letter or digit (it becomes the nbgrader course id, a hub service name and part of Docker names)',
       })
       .describe('nbgrader course id; also the grader service name (`/services/<id>/`).'),
-    title: z.string().min(1, { error: 'title must not be empty' }).max(200).describe('Human-readable course title.'),
+    title: z.string().trim().min(1, { error: 'title must not be empty' }).max(200).describe('Human-readable course title.'),
     contexts: z
-      .array(z.string().min(1, { error: 'an LMS context id must not be empty' }).max(255))
+      .array(opaqueId('an LMS context id'))
       .min(1, { error: 'list at least one LMS context id (LTI 1.1 context_id / LTI 1.3 context claim id) that launches into this course' })
       .describe('LMS context ids (LTI 1.1 `context_id`, LTI 1.3 context claim `id`) that map to this course.'),
     kernels: z
@@ -65,8 +103,8 @@ const CourseSchema = z
       .describe('Further images a launch may choose with the custom parameter/claim `image`; the course image is always allowed.'),
     graderUid: z
       .int({ error: 'graderUid must be a whole number' })
-      .min(1001, { error: 'graderUid must be at least 1001 (below are system users and jovyan)' })
-      .max(19999, { error: 'graderUid must be at most 19999 (20000 and up are student uids)' })
+      .min(GRADER_UID_MIN, { error: `graderUid must be at least ${GRADER_UID_MIN} (below are system users and jovyan)` })
+      .max(GRADER_UID_MAX, { error: `graderUid must be at most ${GRADER_UID_MAX} (${UID_BASE} and up are student uids)` })
       .optional()
       .describe('Unix uid of the course grader account. @default derived from the course id, stable.'),
   })
@@ -90,8 +128,8 @@ const TlsSchema = z
       }),
       z.strictObject({
         mode: z.literal('provided').describe("The operator's own certificate and key files."),
-        certFile: z.string().min(1).describe('PEM certificate (chain) file, relative to the config file.'),
-        keyFile: z.string().min(1).describe('PEM private key file, relative to the config file; never copied into cdktf.out.'),
+        certFile: plainPath('tls.certFile').describe('PEM certificate (chain) file, relative to the config file.'),
+        keyFile: plainPath('tls.keyFile').describe('PEM private key file, relative to the config file; never copied into cdktf.out.'),
       }),
     ],
     { error: 'tls.mode must be "self-signed" or "provided"' },
@@ -103,13 +141,11 @@ const Lti13Schema = z
   .strictObject({
     enabled: z.boolean().default(false).describe('Accept LTI 1.3 launches.'),
     issuer: url('lti13.issuer').optional().describe('Platform issuer (`iss`).'),
-    clientIds: z.array(z.string().min(1)).default([]).describe('Client ids the platform issued for this tool.'),
+    clientIds: z.array(opaqueId('a client id')).default([]).describe('Client ids the platform issued for this tool.'),
     authorizeUrl: url('lti13.authorizeUrl').optional().describe('Platform OIDC authorization endpoint.'),
     jwksUrl: url('lti13.jwksUrl').optional().describe("Platform JWKS endpoint (the platform's public keys)."),
-    deploymentIds: z.array(z.string().min(1)).default([]).describe('Accepted deployment ids. @default any'),
-    platformCaBundle: z
-      .string()
-      .min(1)
+    deploymentIds: z.array(opaqueId('a deployment id')).default([]).describe('Accepted deployment ids. @default any'),
+    platformCaBundle: plainPath('lti13.platformCaBundle')
       .optional()
       .describe(
         "PEM CAs the hub trusts for its outgoing HTTPS (the platform's JWKS) when the platform uses an internal CA; replaces the hub's default trust store. Relative to the config file.",
@@ -124,20 +160,20 @@ const StateSchema = z
     [
       z.strictObject({
         backend: z.literal('local').describe('Local state file.'),
-        path: z.string().min(1).optional().describe('State file, relative to the stack directory. @default ../../../state/<env>.tfstate'),
+        path: plainPath('state.path').optional().describe('State file, relative to the stack directory. @default ../../../state/<env>.tfstate'),
       }),
       z.strictObject({
         backend: z.literal('s3').describe('S3 (or compatible) bucket; credentials from the AWS_* environment.'),
-        bucket: z.string().min(1).describe('Bucket name.'),
-        key: z.string().min(1).describe('Object key of the state.'),
-        region: z.string().min(1).describe('Bucket region.'),
-        endpoint: z.string().optional().describe('Endpoint of an S3-compatible store.'),
+        bucket: plainPath('state.bucket').describe('Bucket name.'),
+        key: plainPath('state.key').describe('Object key of the state.'),
+        region: plainPath('state.region').describe('Bucket region.'),
+        endpoint: plainPath('state.endpoint').optional().describe('Endpoint of an S3-compatible store.'),
       }),
       z.strictObject({
         backend: z.literal('http').describe('HTTP state backend (e.g. GitLab); credentials from TF_HTTP_* variables.'),
-        address: z.string().min(1).describe('State URL.'),
-        lockAddress: z.string().optional().describe('Lock URL.'),
-        unlockAddress: z.string().optional().describe('Unlock URL.'),
+        address: plainPath('state.address').describe('State URL.'),
+        lockAddress: plainPath('state.lockAddress').optional().describe('Lock URL.'),
+        unlockAddress: plainPath('state.unlockAddress').optional().describe('Unlock URL.'),
       }),
     ],
     { error: 'state.backend must be "local", "s3" or "http" (credentials come from the environment, never the config)' },
@@ -145,7 +181,8 @@ const StateSchema = z
   .default({ backend: 'local' })
   .describe('Terraform state backend of this environment. @default local file under state/.');
 
-export const EnvironmentSchema = z
+/** An environment without its courses (the composition API adds those one by one). */
+export const EnvironmentSettingsSchema = z
   .strictObject({
     name: z
       .string()
@@ -155,6 +192,7 @@ export const EnvironmentSchema = z
       .describe('Environment (stack) name: `cdktf deploy <name>`.'),
     hostname: z
       .string()
+      .trim()
       .refine((v) => HOSTNAME.test(v) || IPV4.test(v), { error: 'hostname must be a DNS name (lowercase) or an IPv4 address' })
       .default('localhost')
       .describe('Public hostname students use; in the certificate SANs.'),
@@ -166,6 +204,7 @@ export const EnvironmentSchema = z
       .describe('Published HTTPS port on the Docker host.'),
     bindAddress: z
       .string()
+      .trim()
       .regex(IPV4, { error: 'bindAddress must be an IPv4 address such as "0.0.0.0" or "127.0.0.1"' })
       .default('0.0.0.0')
       .describe('Host address the HTTPS port is published on.'),
@@ -178,7 +217,17 @@ export const EnvironmentSchema = z
     embedding: z
       .strictObject({
         mode: z.enum(['window', 'iframe'], { error: 'embedding.mode must be "window" or "iframe"' }).default('window').describe('"window": the LMS opens a new window; "iframe": embedded, for allowedOrigins only.'),
-        allowedOrigins: z.array(z.string()).default([]).describe('LMS origins allowed to frame the hub (iframe mode).'),
+        allowedOrigins: z
+          .array(
+            z
+              .string()
+              .trim()
+              .regex(new RegExp(ORIGIN_PATTERN), {
+                error: 'must be an exact https origin: "https://" + a lower-case host name or IPv4 address + an optional port, no wildcard, path or anything else, e.g. "https://lms.example.edu"',
+              }),
+          )
+          .default([])
+          .describe('LMS origins allowed to frame the hub (iframe mode).'),
       })
       .default({ mode: 'window', allowedOrigins: [] })
       .describe('How the LMS opens the tool. @default new window (JupyterHub forbids framing).'),
@@ -186,7 +235,7 @@ export const EnvironmentSchema = z
       .strictObject({
         hubBase: imageReference('images.hubBase').optional().describe('Hub base image. @default quay.io/jupyterhub/jupyterhub (pinned)'),
         proxy: imageReference('images.proxy').optional().describe('Proxy image. @default quay.io/jupyterhub/configurable-http-proxy (pinned)'),
-        caBundle: z.string().min(1).optional().describe('PEM CA bundle for pip/npm inside image builds (TLS-intercepting proxies), relative to the config file.'),
+        caBundle: plainPath('images.caBundle').optional().describe('PEM CA bundle for pip/npm inside image builds (TLS-intercepting proxies), relative to the config file.'),
       })
       .default({})
       .describe('Base images and build-time package source.'),
@@ -194,10 +243,17 @@ export const EnvironmentSchema = z
       .strictObject({
         memory: z
           .string()
-          .regex(/^[1-9][0-9]*(?:\.[0-9]+)?[KMGT]$/, { error: 'limits.memory must look like "512M" or "2G"' })
+          .trim()
+          .regex(MEMORY, { error: 'limits.memory must look like "512M" or "2G"' })
+          .refine((v) => !MEMORY.test(v) || memoryBytes(v) >= MIN_MEMORY_BYTES, {
+            error: `limits.memory must be at least ${MIN_MEMORY_BYTES / 1024 ** 2}M: a Jupyter server does not start with less (Docker refuses below 6M)`,
+          })
           .default('2G')
           .describe('Memory per user server (and per grader), K/M/G/T suffix.'),
-        cpus: z.number().positive({ error: 'limits.cpus must be greater than 0' }).max(64).default(1).describe('CPUs per user server.'),
+        cpus: z
+          .number()
+          .min(MIN_CPUS, { error: `limits.cpus must be at least ${MIN_CPUS} (Docker's smallest CPU quota)` })
+          .max(64, { error: 'limits.cpus must be at most 64' }).default(1).describe('CPUs per user server.'),
       })
       .default({ memory: '2G', cpus: 1 })
       .describe('Per-user server limits.'),
@@ -207,15 +263,18 @@ export const EnvironmentSchema = z
       .max(7 * 24 * 3600)
       .default(3600)
       .describe('Stop user servers idle this long.'),
-    dockerSocket: z.string().startsWith('/', { error: 'dockerSocket must be an absolute path' }).default('/var/run/docker.sock').describe('Host path of the Docker socket; mounted into the hub only.'),
+    dockerSocket: plainPath('dockerSocket').pipe(z.string().startsWith('/', { error: 'dockerSocket must be an absolute path' })).default('/var/run/docker.sock').describe('Host path of the Docker socket; mounted into the hub only.'),
     state: StateSchema,
-    courses: z
-      .array(CourseSchema)
-      .min(1, { error: 'declare at least one course' })
-      .max(2000)
-      .describe('Courses served by this hub.'),
   })
   .describe('One environment: its own hub, proxy, network and Terraform stack.');
+
+export const EnvironmentSchema = EnvironmentSettingsSchema.extend({
+  courses: z
+    .array(CourseSchema)
+    .min(1, { error: 'declare at least one course' })
+    .max(2000)
+    .describe('Courses served by this hub.'),
+}).describe('One environment: its own hub, proxy, network and Terraform stack.');
 
 export const ConfigSchema = z
   .strictObject({
@@ -229,3 +288,6 @@ export type ConfigInput = z.input<typeof ConfigSchema>;
 export type Config = z.output<typeof ConfigSchema>;
 export type EnvironmentConfig = z.output<typeof EnvironmentSchema>;
 export type CourseConfig = EnvironmentConfig['courses'][number];
+export type EnvironmentSettings = z.output<typeof EnvironmentSettingsSchema>;
+export type EnvironmentSettingsInput = z.input<typeof EnvironmentSettingsSchema>;
+export type CourseInput = z.input<typeof CourseSchema>;

@@ -1,8 +1,10 @@
 # JupyterHub configuration for jupyterhub-lti-stack.
-# Deployment facts come from stack.json and the secrets directory written by Terraform
-# (images/CONTRACT.md); the logic lives in the jupyterhub_lti_stack package.
+# Deployment facts come from stack.json and the secrets directory written by Terraform; paths and
+# file names from the contract both sides share (images/CONTRACT.md); the logic lives in the
+# jupyterhub_lti_stack package.
 from jupyterhub_lti_stack import hub
 from jupyterhub_lti_stack.auth import LtiStackAuthenticator
+from jupyterhub_lti_stack.contract import PATHS, SECRET_FILES, START_CAPABILITIES
 from jupyterhub_lti_stack.spawner import CourseDockerSpawner
 from jupyterhub_lti_stack.stack import load_secrets, load_stack
 
@@ -14,24 +16,26 @@ secrets = load_secrets(stack)
 c.JupyterHub.public_url = stack.public_url
 c.JupyterHub.hub_bind_url = stack.hub_bind_url
 c.JupyterHub.hub_connect_url = stack.hub_connect_url
-c.JupyterHub.db_url = "sqlite:////srv/jupyterhub/data/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret = bytes.fromhex(secrets["cookie_secret"])
+c.JupyterHub.db_url = "sqlite:///" + PATHS["hub_database"]
+c.JupyterHub.cookie_secret = bytes.fromhex(secrets[SECRET_FILES["cookie_secret"]])
 c.JupyterHub.cleanup_servers = False  # redeploying the hub keeps notebooks running
 c.ConfigurableHTTPProxy.should_start = False
 c.ConfigurableHTTPProxy.api_url = stack.proxy_api_url
-c.ConfigurableHTTPProxy.auth_token = secrets["proxy_token"]
+c.ConfigurableHTTPProxy.auth_token = secrets[SECRET_FILES["proxy_token"]]
 c.JupyterHub.tornado_settings = hub.tornado_settings(stack)
 
 # LTI 1.1 and/or LTI 1.3 launches, mapped to declared courses
 c.JupyterHub.authenticator_class = LtiStackAuthenticator
 c.Authenticator.allow_all = True  # the LMS decides who launches; unknown courses are refused
 c.Authenticator.enable_auth_state = True
-c.CryptKeeper.keys = [bytes.fromhex(secrets["crypt_key"])]
+c.CryptKeeper.keys = [bytes.fromhex(secrets[SECRET_FILES["crypt_key"]])]
 c.LtiStackAuthenticator.stack = stack
 c.LtiStackAuthenticator.uri_scheme = hub.uri_scheme(stack)
-c.LtiStackAuthenticator.lti11_enabled = stack.lti11_enabled
-if stack.lti11_enabled:
-    c.LtiStackAuthenticator.consumers = {secrets["lti11_consumer_key"]: secrets["lti11_shared_secret"]}
+c.LtiStackAuthenticator.lti11_enabled = stack.lti11.enabled
+if stack.lti11.enabled:
+    c.LtiStackAuthenticator.consumers = {
+        secrets[SECRET_FILES["lti11_consumer_key"]]: secrets[SECRET_FILES["lti11_shared_secret"]]
+    }
 c.LtiStackAuthenticator.lti13_enabled = stack.lti13.enabled
 if stack.lti13.enabled:
     c.LtiStackAuthenticator.username_key = "sub"
@@ -49,8 +53,8 @@ c.JupyterHub.services = hub.services(stack, secrets)
 # One container per user, from the course's image, with its own uid
 c.JupyterHub.spawner_class = CourseDockerSpawner
 c.CourseSpawnerMixin.stack = stack
-c.Spawner.mem_limit = stack.memory_bytes
-c.Spawner.cpu_limit = stack.cpus
+c.Spawner.mem_limit = stack.limits.memory_bytes
+c.Spawner.cpu_limit = stack.limits.cpus
 c.Spawner.args = hub.singleuser_args(stack)
 # A start-of-class rush on a small host: N servers boot at once and share its cores, so the
 # N-th needs ~N x the single start time; the defaults (60 s / 30 s) failed most launches
@@ -61,20 +65,20 @@ c.Spawner.http_timeout = 180
 c.Spawner.server_token_scopes = [
     "users:activity!user", "access:servers!server", "read:users:groups!user", "list:services", "read:services",
 ]
-c.DockerSpawner.network_name = stack.docker_network
+c.DockerSpawner.network_name = stack.docker.network
 c.DockerSpawner.use_internal_ip = True
-c.DockerSpawner.name_template = stack.name_prefix + "-nb-{username}"
+c.DockerSpawner.name_template = stack.docker.server_name_template
 c.DockerSpawner.volumes = {
-    stack.name_prefix + "-home-{username}": "/home/jovyan",
-    stack.exchange_volume: "/srv/nbgrader/exchange",
+    stack.docker.home_volume_template: PATHS["home"],
+    stack.docker.exchange_volume: PATHS["exchange_root"],
 }
 c.DockerSpawner.remove = True  # the home volume outlives the container
 c.DockerSpawner.pull_policy = "never"  # images are built by Terraform before any spawn
-c.DockerSpawner.cmd = ["/usr/local/bin/jhlti-start"]
-# jhlti-start begins as root only to hand /home/jovyan to NB_UID, then drops every privilege
+c.DockerSpawner.cmd = [PATHS["start_script"]]
+# jhlti-start begins as root only to hand its home to NB_UID, then drops every privilege
 c.DockerSpawner.extra_create_kwargs = {"user": "0"}
 c.DockerSpawner.extra_host_config = {
     "cap_drop": ["ALL"],
-    "cap_add": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "SETPCAP"],
+    "cap_add": list(START_CAPABILITIES),
     "security_opt": ["no-new-privileges"],
 }

@@ -20,9 +20,20 @@ import os
 import stat
 
 from nbgrader.exchange.default.collect import ExchangeCollect, groupby
-from traitlets import Unicode
+from traitlets import Unicode, default
 
-UID_MAP = "/srv/nbgrader/uids/uids.json"
+# The contract shared with the constructs (generated from constructs/contract.ts).
+CONTRACT_FILE = os.environ.get("JHLTI_CONTRACT_FILE", "/usr/local/share/jhlti/contract.json")
+
+
+def contract() -> dict:
+    with open(CONTRACT_FILE, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def uid_map_path() -> str:
+    paths = contract()["paths"]
+    return os.path.join(paths["grader_uid_map_dir"], paths["uid_map_file"])
 
 
 class UidMapError(Exception):
@@ -89,7 +100,11 @@ def select(records: list[dict], duedate=None, before_duedate: bool = False) -> l
 
 
 class StrictCollect(ExchangeCollect):
-    uid_map = Unicode(UID_MAP, help="The hub's username -> uid map (JSON)").tag(config=True)
+    uid_map = Unicode(help="The hub's username -> uid map (JSON); default from the contract").tag(config=True)
+
+    @default("uid_map")
+    def _default_uid_map(self) -> str:
+        return uid_map_path()
 
     def init_src(self):
         try:

@@ -27,13 +27,19 @@ CHP = ROOT / ".venv" / "chp" / "node_modules" / ".bin" / "configurable-http-prox
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(HUB_DIR))
 
+from jupyterhub_lti_stack.contract import SECRET_FILES  # noqa: E402
+from jupyterhub_lti_stack.stack import parse_stack, required_secrets  # noqa: E402
 from lti_platform import Lti11Consumer, Lti13Platform  # noqa: E402
 
-ISSUER = "https://lms.example.org"
-CLIENT_ID = "jhlti-client-1"
-DEPLOYMENT_ID = "deployment-1"
-INTRO_IMAGE = "jhlti/test-notebook-intro101:0123456789ab"
-INTRO_R_IMAGE = "jhlti/test-notebook-intro101-r:0123456789ab"
+GOLDEN = ROOT / "test" / "fixtures" / "contract"
+# The hub tier's environment is the golden stack.json the constructs write for
+# test/fixtures/contract.yaml; only the addresses change (everything runs on 127.0.0.1 here).
+HUBTEST = json.loads((GOLDEN / "hubtest.stack.json").read_text())
+ISSUER = HUBTEST["lti13"]["issuer"]
+CLIENT_ID = HUBTEST["lti13"]["client_ids"][0]
+DEPLOYMENT_ID = HUBTEST["lti13"]["deployment_ids"][0]
+INTRO_IMAGE = HUBTEST["courses"][0]["image"]
+INTRO_R_IMAGE = HUBTEST["courses"][0]["allowed_images"][0]
 FORGERIES: list[tuple[str, int, str]] = []
 
 
@@ -44,44 +50,14 @@ def _free_port() -> int:
 
 
 def stack_document(ports: dict, platform: Lti13Platform) -> dict:
-    return {
-        "schema_version": 1,
-        "environment": "hubtest",
-        "public_url": f"http://127.0.0.1:{ports['public']}",
-        "name_prefix": "jhlti-hubtest",
-        "hub_bind_url": f"http://127.0.0.1:{ports['hub']}",
-        "hub_connect_url": f"http://127.0.0.1:{ports['hub']}",
-        "proxy_api_url": f"http://127.0.0.1:{ports['api']}",
-        "docker_network": "jhlti-hubtest-users",
-        "exchange_volume": "jhlti-hubtest-exchange",
-        "uid_base": 20000,
-        "lti11": {"enabled": True},
-        "lti13": {
-            "enabled": True,
-            "issuer": ISSUER,
-            "client_ids": [CLIENT_ID],
-            "authorize_url": platform.authorize_url,
-            "jwks_url": platform.jwks_url,
-            "deployment_ids": [DEPLOYMENT_ID],
-        },
-        "frame_ancestors": [],
-        "limits": {"memory_bytes": 1073741824, "cpus": 1.0},
-        "idle_cull_seconds": 3600,
-        "courses": [
-            {
-                "id": "intro101", "title": "Introduction", "context_ids": ["ctx-intro101"],
-                "image": INTRO_IMAGE, "allowed_images": [INTRO_R_IMAGE],
-                "volume": "jhlti-hubtest-course-intro101",
-                "grader_url": f"http://127.0.0.1:{ports['grader1']}", "grader_uid": 4242,
-            },
-            {
-                "id": "data201", "title": "Data", "context_ids": ["ctx-data201", "course-v1:edX+Data+2026"],
-                "image": "jhlti/test-notebook-data201:0123456789ab", "allowed_images": [],
-                "volume": "jhlti-hubtest-course-data201",
-                "grader_url": f"http://127.0.0.1:{ports['grader2']}", "grader_uid": 4243,
-            },
-        ],
-    }
+    doc = json.loads(json.dumps(HUBTEST))
+    local = lambda port: f"http://127.0.0.1:{port}"  # noqa: E731
+    doc.update(public_url=local(ports["public"]), hub_bind_url=local(ports["hub"]),
+               hub_connect_url=local(ports["hub"]), proxy_api_url=local(ports["api"]))
+    doc["lti13"].update(authorize_url=platform.authorize_url, jwks_url=platform.jwks_url)
+    for course, port in zip(doc["courses"], (ports["grader1"], ports["grader2"])):
+        course["grader_url"] = local(port)
+    return doc
 
 
 TEST_CONFIG = """\
@@ -171,15 +147,12 @@ def hub(tmp_path_factory) -> Hub:
     ports = {k: _free_port() for k in ("public", "api", "hub", "grader1", "grader2")}
     platform = Lti13Platform(ISSUER, CLIENT_ID, DEPLOYMENT_ID)
 
-    (tmp / "stack.json").write_text(json.dumps(stack_document(ports, platform), indent=2))
+    stack_doc = stack_document(ports, platform)
+    (tmp / "stack.json").write_text(json.dumps(stack_doc, indent=2))
     secret_dir = tmp / "secrets"
     secret_dir.mkdir()
-    values = {
-        name: secrets.token_hex(32)
-        for name in ("cookie_secret", "crypt_key", "proxy_token", "lti11_shared_secret",
-                     "service-token-idle-culler", "service-token-intro101", "service-token-data201")
-    }
-    values["lti11_consumer_key"] = secrets.token_hex(16)
+    values = {name: secrets.token_hex(32) for name in required_secrets(parse_stack(stack_doc))}
+    values[SECRET_FILES["lti11_consumer_key"]] = secrets.token_hex(16)
     for name, value in values.items():
         (secret_dir / name).write_text(value)
         (secret_dir / name).chmod(0o600)
@@ -218,7 +191,8 @@ def hub(tmp_path_factory) -> Hub:
         _wait_for(url + "/hub/api/", hub_proc, hub_log, "JupyterHub through the proxy", 30)
         yield Hub(
             url=url, tmp=tmp, log=hub_log, api_token=api_token, secrets=values,
-            lti11=Lti11Consumer(url + "/hub/lti/launch", values["lti11_consumer_key"], values["lti11_shared_secret"]),
+            lti11=Lti11Consumer(url + "/hub/lti/launch", values[SECRET_FILES["lti11_consumer_key"]],
+                                values[SECRET_FILES["lti11_shared_secret"]]),
             lti13=platform,
         )
     finally:

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { README_FILE, renderedReadme, renderedSchema, SCHEMA_FILE } from '../../constructs/config/write-docs';
+import { relative } from 'node:path';
+import { README_FILE, generatedFiles, renderedReadme } from '../../constructs/generate';
+import { REPO } from './helpers';
 
-describe('generated documentation is current (run `npm run docs` after changing the schema)', () => {
-  test('config.schema.json', () => {
-    expect(readFileSync(SCHEMA_FILE, 'utf8')).toBe(renderedSchema());
+describe('generated files are current (run `npm run generate` after changing the schema or the contract)', () => {
+  test.each([...generatedFiles()].map(([file, content]) => [relative(REPO, file), file, content] as const))('%s', (_name, file, content) => {
+    expect(readFileSync(file, 'utf8')).toBe(content);
   });
   test('README config reference', () => {
     const readme = readFileSync(README_FILE, 'utf8');

@@ -1,3 +1,4 @@
+import { CONTRACT_VERSION } from '../../constructs';
 import { byName, load, resources, synthConfig } from './helpers';
 
 /** A container's mounts as [volume name or host path, container path, read-only]. */
@@ -94,12 +95,11 @@ describe('demo environment (embedded config)', () => {
     }
     const stackFile = JSON.parse(hub.upload.find((u: { file: string }) => u.file === '/srv/jupyterhub/stack.json').content);
     expect(stackFile).toMatchObject({
-      schema_version: 1,
+      schema_version: CONTRACT_VERSION,
       environment: 'demo',
       public_url: 'https://localhost:8443',
       proxy_api_url: 'http://jhlti-demo-proxy-api:8001',
-      docker_network: 'jhlti-demo-users',
-      exchange_volume: 'jhlti-demo-exchange',
+      docker: { network: 'jhlti-demo-users', exchange_volume: 'jhlti-demo-exchange', server_name_template: 'jhlti-demo-nb-{username}' },
       lti11: { enabled: true },
       lti13: { enabled: false },
       frame_ancestors: [],
@@ -200,7 +200,7 @@ describe('three courses in two environments', () => {
     const hub = byName(json.chem, 'docker_container', 'jhlti-chem-hub');
     expect(hub.env).toEqual(['SSL_CERT_FILE=/srv/jupyterhub/outgoing-ca.pem']);
     const ca = hub.upload.find((u: { file: string }) => u.file === '/srv/jupyterhub/outgoing-ca.pem');
-    expect(ca.content).toContain('-----BEGIN CERTIFICATE-----');
+    expect(Buffer.from(ca.content_base64, 'base64').toString('utf8')).toContain('-----BEGIN CERTIFICATE-----');
     expect(byName(json.physics, 'docker_container', 'jhlti-physics-hub').env).toBeUndefined();
   });
 

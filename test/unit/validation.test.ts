@@ -93,7 +93,7 @@ const CASES: Case[] = [
   { name: 'allow-list entry without a tag', mutate: (c) => { env0(c).courses[0].allowedImages = ['quay.io/jupyter/base-notebook']; }, path: 'environments[0].courses[0].allowedImages[0]', message: /explicit tag or digest/ },
   { name: 'allow-list entry on latest', mutate: (c) => { env0(c).courses[0].allowedImages = ['python:latest']; }, path: 'environments[0].courses[0].allowedImages[0]', message: /must be pinned/, value: 'python:latest' },
   { name: 'iframe mode without origins', mutate: (c) => { env0(c).embedding = { mode: 'iframe' }; }, path: 'environments[0].embedding.allowedOrigins', message: /needs the LMS origin/ },
-  { name: 'iframe origin with a path', mutate: (c) => { env0(c).embedding = { mode: 'iframe', allowedOrigins: ['https://lms.example.test/course'] }; }, path: 'environments[0].embedding.allowedOrigins[0]', message: /https origin without path/ },
+  { name: 'iframe origin with a path', mutate: (c) => { env0(c).embedding = { mode: 'iframe', allowedOrigins: ['https://lms.example.test/course'] }; }, path: 'environments[0].embedding.allowedOrigins[0]', message: /exact https origin/, value: 'https://lms.example.test/course' },
   { name: 'memory limit in the wrong unit', mutate: (c) => { env0(c).limits = { memory: '2GB' }; }, path: 'environments[0].limits.memory', message: /"512M" or "2G"/, value: '2GB' },
   { name: 'idle cull too aggressive', mutate: (c) => { env0(c).idleCullSeconds = 10; }, path: 'environments[0].idleCullSeconds', message: /at least 300/, value: 10 },
   { name: 'CA bundle that does not exist', mutate: (c) => { env0(c).images = { caBundle: 'no-such-ca.pem' }; }, path: 'environments[0].images.caBundle', message: /file not found/ },

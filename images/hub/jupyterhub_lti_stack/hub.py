@@ -7,9 +7,10 @@ import json
 import sys
 from urllib.parse import urlparse
 
+from .contract import BUILT_IN_SERVICES, SECRET_FILES
 from .stack import Stack
 
-IDLE_CULLER = "idle-culler"
+IDLE_CULLER = BUILT_IN_SERVICES["idle_culler"]
 
 
 def services(stack: Stack, secrets: dict[str, str]) -> list[dict]:
@@ -18,8 +19,8 @@ def services(stack: Stack, secrets: dict[str, str]) -> list[dict]:
         {
             "name": course.id,
             "url": course.grader_url,
-            "api_token": secrets[f"service-token-{course.id}"],
-            "oauth_client_id": f"service-{course.id}",
+            "api_token": secrets[course.service_token_file],
+            "oauth_client_id": course.oauth_client_id,
             "oauth_no_confirm": True,
         }
         for course in stack.courses
@@ -28,7 +29,7 @@ def services(stack: Stack, secrets: dict[str, str]) -> list[dict]:
         result.append(
             {
                 "name": IDLE_CULLER,
-                "api_token": secrets["service-token-idle-culler"],
+                "api_token": secrets[SECRET_FILES["idle_culler_token"]],
                 "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={stack.idle_cull_seconds}"],
             }
         )

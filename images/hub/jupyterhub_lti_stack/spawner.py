@@ -7,6 +7,7 @@ from tornado.web import HTTPError
 from traitlets import Instance, Unicode
 from traitlets.config import LoggingConfigurable
 
+from .contract import PATHS, UID_BASE
 from .launch import choose_image
 from .stack import Stack
 from .uidmap import record_uid
@@ -18,14 +19,14 @@ class CourseSpawnerMixin(LoggingConfigurable):
     The launch (stored encrypted in auth_state by the authenticator) names the course
     and maybe an image; the image is checked again here against the current stack so a
     stale auth_state can never select an image the course no longer allows.
-    Every user gets uid ``uid_base + user.id``: nbgrader's exchange relies on Unix
+    Every user gets uid ``UID_BASE + user.id`` (the contract's uid base): nbgrader's exchange relies on Unix
     permissions, which only isolate students whose uids differ. Before a server starts, the
     user's uid is recorded in the uid map the course graders check submission owners against.
     """
 
     stack = Instance(Stack, config=True, help="The parsed stack.json")
     uid_map_dir = Unicode(
-        "/srv/jupyterhub/uids", config=True,
+        PATHS["hub_uid_map_dir"], config=True,
         help="Directory of the username -> uid map (uids.json) the graders read (the uid-map volume)",
     )
 
@@ -34,7 +35,7 @@ class CourseSpawnerMixin(LoggingConfigurable):
 
     @property
     def nb_uid(self) -> int:
-        return self.stack.uid_base + self.user.id
+        return UID_BASE + self.user.id
 
     async def resolve_course(self) -> None:
         auth_state = await self.user.get_auth_state() or {}

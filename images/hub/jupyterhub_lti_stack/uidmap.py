@@ -13,7 +13,9 @@ import json
 import os
 import tempfile
 
-UID_MAP_FILE = "uids.json"
+from .contract import PATHS
+
+UID_MAP_FILE = PATHS["uid_map_file"]
 
 
 def record_uid(directory: str, username: str, uid: int) -> bool:

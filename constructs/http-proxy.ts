@@ -1,20 +1,24 @@
 import { Container } from '@cdktf/provider-docker/lib/container';
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { Construct } from 'constructs';
+import { PATHS, PORTS } from './contract';
 import { containerDefaults } from './container-defaults';
-import { PORTS, StackNames } from './naming';
-import { StackNetworks } from './network';
+import { StackNames } from './naming';
+import { IStackNetworks } from './network';
 
-export interface ProxyProps {
+export interface HttpProxyProps {
   readonly names: StackNames;
-  readonly networks: StackNetworks;
+  readonly networks: IStackNetworks;
   /** configurable-http-proxy image reference (pulled unless present locally). */
   readonly image: string;
   readonly certificatePem: string;
+  /** Sensitive. */
   readonly privateKeyPem: string;
+  /** Token of the proxy's REST API (sensitive). */
   readonly proxyToken: string;
-  /** Host port and address the HTTPS port is published on. */
+  /** Host port the HTTPS port is published on. */
   readonly port: number;
+  /** Host address the HTTPS port is published on. */
   readonly bindAddress: string;
 }
 
@@ -22,10 +26,10 @@ export interface ProxyProps {
  * configurable-http-proxy, separate from the hub so that replacing the hub container does not
  * drop users' connections. Terminates TLS; its API listens only on the control network.
  */
-export class Proxy extends Construct {
+export class HttpProxy extends Construct {
   readonly container: Container;
 
-  constructor(scope: Construct, id: string, props: ProxyProps) {
+  constructor(scope: Construct, id: string, props: HttpProxyProps) {
     super(scope, id);
     const { names } = props;
     const image = new Image(this, 'image', { name: props.image, keepLocally: true });
@@ -43,8 +47,8 @@ export class Proxy extends Construct {
         '--api-port', String(PORTS.proxyApi),
         '--default-target', hubUrl,
         '--error-target', `${hubUrl}/hub/error`,
-        '--ssl-cert', '/etc/chp/tls.crt',
-        '--ssl-key', '/etc/chp/tls.key',
+        '--ssl-cert', PATHS.proxyCertificate,
+        '--ssl-key', PATHS.proxyKey,
       ],
       env: [`CONFIGPROXY_AUTH_TOKEN=${props.proxyToken}`],
       ports: [{ internal: PORTS.proxyHttps, external: props.port, ip: props.bindAddress, protocol: 'tcp' }],
@@ -53,8 +57,8 @@ export class Proxy extends Construct {
         { name: props.networks.controlName, aliases: [names.proxyApiAlias] },
       ],
       upload: [
-        { file: '/etc/chp/tls.crt', content: props.certificatePem, permissions: '0644' },
-        { file: '/etc/chp/tls.key', content: props.privateKeyPem, permissions: '0600' },
+        { file: PATHS.proxyCertificate, content: props.certificatePem, permissions: '0644' },
+        { file: PATHS.proxyKey, content: props.privateKeyPem, permissions: '0600' },
       ],
     });
   }

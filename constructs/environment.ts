@@ -1,0 +1,337 @@
+import { TerraformOutput } from 'cdktf';
+import { Construct } from 'constructs';
+import { join } from 'node:path';
+import { BuildContext, IMAGES_DIR } from './built-image';
+import { CONTRACT_VERSION, PORTS, URL_PATHS, serviceTokenFile } from './contract';
+import { ConfigError, ConfigIssue } from './config/errors';
+import { ImageProfile } from './config/images';
+import { toConfigIssues } from './config/issues';
+import { CourseRules, ResolvedCourse, ResolvedEnvironmentSettings, resolveEnvironmentSettings } from './config/rules';
+import { CourseSchema, EnvironmentSettingsInput, EnvironmentSettingsSchema, memoryBytes } from './config/schema';
+import { Course, ICourse } from './course';
+import { DataVolume } from './data-volume';
+import { Hub } from './hub';
+import { HttpProxy } from './http-proxy';
+import { StackNames } from './naming';
+import { StackNetworks } from './network';
+import { HubSecrets } from './secrets';
+import { renderStackFile } from './stack-file';
+import { StackTls } from './tls';
+
+/** TLS of the proxy: a self-signed certificate from the tls provider, or your own files. */
+export type TlsOptions =
+  | {
+      readonly mode: 'self-signed';
+      /** @default "ECDSA" */
+      readonly algorithm?: 'ECDSA' | 'RSA';
+      /** @default "P256" */
+      readonly ecdsaCurve?: 'P256' | 'P384';
+      /** At least 3072. @default 3072 */
+      readonly rsaBits?: number;
+      /** @default 365 */
+      readonly validityDays?: number;
+    }
+  | {
+      readonly mode: 'provided';
+      /** PEM certificate (chain), relative to `baseDir`. */
+      readonly certFile: string;
+      /** PEM private key, relative to `baseDir`; read by Terraform, never copied into cdktf.out. */
+      readonly keyFile: string;
+    };
+
+export interface Lti13Options {
+  /** @default false */
+  readonly enabled?: boolean;
+  /** Platform issuer (`iss`). Required when enabled. */
+  readonly issuer?: string;
+  /** Client ids the platform issued for this tool. Required when enabled. @default [] */
+  readonly clientIds?: readonly string[];
+  /** Platform OIDC authorization endpoint. Required when enabled. */
+  readonly authorizeUrl?: string;
+  /** Platform JWKS endpoint. Required when enabled. */
+  readonly jwksUrl?: string;
+  /** Accepted deployment ids. @default [] (any) */
+  readonly deploymentIds?: readonly string[];
+  /** PEM CAs the hub trusts for its outgoing HTTPS, relative to `baseDir`. @default - the image's trust store */
+  readonly platformCaBundle?: string;
+}
+
+/** The settings of an environment; the same keys and defaults as an environment in a config file. */
+export interface TeachingEnvironmentSettings {
+  /** 2-20 characters of a-z, 0-9 and "-", starting with a letter; part of every Docker name (`jhlti-<name>-...`). */
+  readonly name: string;
+  /** Public hostname students use; in the certificate SANs. @default "localhost" */
+  readonly hostname?: string;
+  /** Published HTTPS port on the Docker host. @default 443 */
+  readonly port?: number;
+  /** Host address the HTTPS port is published on. @default "0.0.0.0" */
+  readonly bindAddress?: string;
+  /** @default self-signed ECDSA P-256 */
+  readonly tls?: TlsOptions;
+  /** LTI 1.1 with a generated consumer key and secret. @default { enabled: true } */
+  readonly lti11?: { readonly enabled?: boolean };
+  /** @default { enabled: false } */
+  readonly lti13?: Lti13Options;
+  /** How the LMS opens the tool. @default { mode: "window" } (JupyterHub refuses framing) */
+  readonly embedding?: { readonly mode?: 'window' | 'iframe'; readonly allowedOrigins?: readonly string[] };
+  /** Base images (pinned) and a CA bundle for package downloads in image builds. @default {} (official pinned images) */
+  readonly images?: { readonly hubBase?: string; readonly proxy?: string; readonly caBundle?: string };
+  /** Per-user server limits. @default { memory: "2G", cpus: 1 } */
+  readonly limits?: { readonly memory?: string; readonly cpus?: number };
+  /** Stop user servers idle this long (300..604800). @default 3600 */
+  readonly idleCullSeconds?: number;
+  /** Host path of the Docker socket (mounted into the hub only). @default "/var/run/docker.sock" */
+  readonly dockerSocket?: string;
+}
+
+/** A course; the same keys and defaults as a course in a config file. */
+export interface CourseOptions {
+  /** nbgrader course id and grader service name: 2-32 characters of a-z and 0-9 with single "-" or "_" between. */
+  readonly id: string;
+  readonly title: string;
+  /** LMS context ids (LTI 1.1 `context_id`, LTI 1.3 context claim `id`) that launch into this course. */
+  readonly contexts: readonly string[];
+  /** @default ["python"] */
+  readonly kernels?: readonly ('python' | 'r' | 'julia')[];
+  /** Base of the course's notebook image. @default chosen from `kernels` (pinned official image) */
+  readonly notebookBase?: string;
+  /** Further images a launch may choose (custom parameter `image`). @default [] */
+  readonly allowedImages?: readonly string[];
+  /** Unix uid of the course's grader account (1001-19999). @default derived from the course id */
+  readonly graderUid?: number;
+}
+
+export interface TeachingEnvironmentProps extends TeachingEnvironmentSettings {
+  /** Courses to add at once; `addCourse` adds more. @default [] (at least one is needed before synth) */
+  readonly courses?: readonly CourseOptions[];
+  /** Refuse to destroy data volumes (hub DB, exchange, courses). @default true */
+  readonly protectData?: boolean;
+  /** Which default base images: pinned `official` upstream images, or the `local` stand-ins. @default "official" */
+  readonly imageProfile?: ImageProfile;
+  /** Directory relative file paths are read from. @default the current directory */
+  readonly baseDir?: string;
+  /** Directory Terraform runs this stack in (provided TLS files are referenced relative to it). @default cdktf.out/stacks/<stack id> */
+  readonly stackDir?: string;
+}
+
+// The props accept exactly what the config schema accepts (checked by the compiler).
+const settingsMatchSchema = (s: TeachingEnvironmentSettings): Omit<EnvironmentSettingsInput, 'state'> => s as Omit<EnvironmentSettingsInput, 'state'>;
+void settingsMatchSchema;
+
+/**
+ * A complete teaching environment inside any cdktf stack: networks, TLS, secrets, the proxy,
+ * the hub, the exchange and uid-map volumes, and its courses (`addCourse`). It declares no
+ * provider and no backend: the stack that holds it provides the docker, tls and random
+ * providers (see `EnvironmentStack` for a ready one). Bad settings throw a ConfigError naming
+ * the field, the value and the fix.
+ */
+export class TeachingEnvironment extends Construct {
+  readonly settings: ResolvedEnvironmentSettings;
+  readonly names: StackNames;
+  /** `https://<hostname>[:<port>]` */
+  readonly publicUrl: string;
+  readonly networks: StackNetworks;
+  readonly tls: StackTls;
+  readonly secrets: HubSecrets;
+  readonly exchange: DataVolume;
+  readonly uidMap: DataVolume;
+  readonly proxy: HttpProxy;
+  readonly hub: Hub;
+  private readonly coursesById = new Map<string, Course>();
+  private readonly courseRules: CourseRules;
+  private readonly notebookContext: BuildContext;
+  private readonly protectData: boolean;
+  private readonly issues: ConfigIssue[] = [];
+
+  /**
+   * @param resolved internal: settings already validated and resolved by a config file's rules
+   */
+  constructor(scope: Construct, id: string, props: TeachingEnvironmentProps, resolved?: ResolvedEnvironmentSettings) {
+    super(scope, id);
+    const settings = resolved ?? this.resolveSettings(props);
+    this.settings = settings;
+    this.protectData = props.protectData ?? true;
+    const names = (this.names = new StackNames(settings.name));
+    this.publicUrl = `https://${settings.hostname}${settings.port === 443 ? '' : `:${settings.port}`}`;
+    this.courseRules = new CourseRules(settings, (i) => `courses[${i}]`, (path, message, value) => this.issues.push({ path, message, value }));
+
+    this.networks = new StackNetworks(this, 'networks', { names });
+    this.tls = new StackTls(this, 'tls-cert', {
+      tls: settings.tls,
+      hostname: settings.hostname,
+      stackDir: props.stackDir ?? join(process.cwd(), 'cdktf.out', 'stacks', scopeStackId(this)),
+    });
+    this.secrets = new HubSecrets(this, 'secrets', { lti11: settings.lti11.enabled });
+    this.exchange = new DataVolume(this, 'exchange', { names, name: names.exchange, role: 'exchange', protect: this.protectData });
+    // Which uid each hub user's server runs as: written by the hub, read by graders to reject
+    // submissions filed under another student's name. Never mounted into user servers.
+    this.uidMap = new DataVolume(this, 'uid-map', { names, name: names.uidMap, role: 'uid-map', protect: this.protectData });
+    this.notebookContext = new BuildContext(this, 'notebook-context', { source: join(IMAGES_DIR, 'notebook'), caBundle: settings.images.caBundle });
+
+    this.proxy = new HttpProxy(this, 'proxy', {
+      names,
+      networks: this.networks,
+      image: settings.images.proxy,
+      certificatePem: this.tls.certificatePem,
+      privateKeyPem: this.tls.privateKeyPem,
+      proxyToken: this.secrets.proxyToken,
+      port: settings.port,
+      bindAddress: settings.bindAddress,
+    });
+    this.hub = new Hub(this, 'hub', {
+      names,
+      networks: this.networks,
+      baseImage: settings.images.hubBase,
+      caBundle: settings.images.caBundle,
+      uidMap: this.uidMap,
+      dockerSocket: settings.dockerSocket,
+      outgoingCaBundle: settings.platformCaBundle,
+      protectData: this.protectData,
+      // Routes go to a running proxy.
+      dependsOn: [this.proxy.container],
+      runtime: () => ({ stackFile: this.renderStackFile(), secretFiles: this.secrets.hubFiles() }),
+    });
+    this.node.addValidation({ validate: () => (this.coursesById.size === 0 ? [`TeachingEnvironment "${settings.name}" has no course; add one with addCourse()`] : []) });
+    for (const course of props.courses ?? []) this.addCourse(course);
+  }
+
+  /** The courses added so far, in order. */
+  get courses(): Course[] {
+    return [...this.coursesById.values()];
+  }
+
+  /** Adds a course (validated like a course in a config file) and returns its construct. */
+  addCourse(options: CourseOptions): Course {
+    const parsed = CourseSchema.safeParse(options, { reportInput: true });
+    const at = `courses[${this.coursesById.size}]`;
+    if (!parsed.success) throw new ConfigError(`TeachingEnvironment "${this.settings.name}"`, parsed.error.issues.flatMap((i) => toConfigIssues(i, at)));
+    return this.addResolvedCourse(this.courseRules.resolve(parsed.data, this.coursesById.size));
+  }
+
+  /** @internal a course already checked by a config file's rules (its grader uid assigned for the whole list) */
+  addResolvedCourse(course: ResolvedCourse): Course {
+    if (this.issues.length > 0) {
+      const issues = this.issues.splice(0);
+      throw new ConfigError(`TeachingEnvironment "${this.settings.name}"`, issues);
+    }
+    const added = new Course(this, `course-${course.id}`, {
+      environment: {
+        names: this.names,
+        networks: this.networks,
+        notebookContext: this.notebookContext,
+        exchange: this.exchange,
+        uidMap: this.uidMap,
+        graderMemory: this.settings.limits.memory,
+        protectData: this.protectData,
+      },
+      courseId: course.id,
+      title: course.title,
+      contexts: course.contexts,
+      notebookBase: course.notebookBase,
+      allowedImages: course.allowedImages,
+      graderUid: course.graderUid,
+      serviceToken: this.secrets.addServiceToken(course.id),
+    });
+    this.coursesById.set(course.id, added);
+    this.hub.addSpawnDependencies(added.spawnDependencies);
+    return added;
+  }
+
+  /** LMS registration values as Terraform outputs (`<prefix>hub_url`, ...); secrets are sensitive. */
+  declareOutputs(prefix = ''): void {
+    const out = (id: string, value: string, description: string, sensitive = false) => new TerraformOutput(this, `${prefix}${id}`, { value, description, sensitive });
+    out('hub_url', `${this.publicUrl}${URL_PATHS.hub}`, 'JupyterHub URL.');
+    out('tls_certificate_pem', this.tls.certificatePem, 'Certificate the proxy serves (for LMS trust stores when self-signed).');
+    if (this.secrets.lti11ConsumerKey !== undefined && this.secrets.lti11SharedSecret !== undefined) {
+      out('lti11_launch_url', `${this.publicUrl}${URL_PATHS.lti11Launch}`, 'LTI 1.1 launch URL to register in the LMS.');
+      out('lti11_config_xml_url', `${this.publicUrl}${URL_PATHS.lti11Config}`, 'LTI 1.1 tool configuration XML (Canvas "By URL").');
+      out('lti11_consumer_key', this.secrets.lti11ConsumerKey, 'LTI 1.1 consumer key.', true);
+      out('lti11_shared_secret', this.secrets.lti11SharedSecret, 'LTI 1.1 shared secret.', true);
+    }
+    if (this.settings.lti13.enabled) {
+      out('lti13_login_initiation_url', `${this.publicUrl}${URL_PATHS.lti13Login}`, 'LTI 1.3 OIDC login initiation URL.');
+      out('lti13_redirect_url', `${this.publicUrl}${URL_PATHS.lti13Callback}`, 'LTI 1.3 redirect (launch) URL.');
+      out('lti13_config_url', `${this.publicUrl}${URL_PATHS.lti13Config}`, 'LTI 1.3 tool configuration JSON (Canvas developer key "Enter URL").');
+    }
+  }
+
+  private resolveSettings(props: TeachingEnvironmentProps): ResolvedEnvironmentSettings {
+    const source = `TeachingEnvironment "${props.name}"`;
+    const input = {
+      name: props.name,
+      hostname: props.hostname,
+      port: props.port,
+      bindAddress: props.bindAddress,
+      tls: props.tls,
+      lti11: props.lti11,
+      lti13: props.lti13,
+      embedding: props.embedding,
+      images: props.images,
+      limits: props.limits,
+      idleCullSeconds: props.idleCullSeconds,
+      dockerSocket: props.dockerSocket,
+    };
+    const parsed = EnvironmentSettingsSchema.safeParse(input, { reportInput: true });
+    if (!parsed.success) throw new ConfigError(source, parsed.error.issues.flatMap((i) => toConfigIssues(i)));
+    const issues: ConfigIssue[] = [];
+    const settings = resolveEnvironmentSettings(parsed.data, '', {
+      profile: props.imageProfile ?? 'official',
+      baseDir: props.baseDir ?? process.cwd(),
+      add: (path, message, value) => issues.push({ path, message, value }),
+    });
+    if (issues.length > 0) throw new ConfigError(source, issues);
+    return settings;
+  }
+
+  /** stack.json as the hub reads it (images/CONTRACT.md), for the courses added so far. */
+  renderStackFile(): string {
+    const s = this.settings;
+    const names = this.names;
+    const courses: ICourse[] = this.courses;
+    return renderStackFile({
+      schema_version: CONTRACT_VERSION,
+      environment: s.name,
+      public_url: this.publicUrl,
+      hub_bind_url: `http://0.0.0.0:${PORTS.hub}`,
+      hub_connect_url: `http://${names.hub}:${PORTS.hub}`,
+      proxy_api_url: `http://${names.proxyApiAlias}:${PORTS.proxyApi}`,
+      docker: {
+        network: names.usersNetwork,
+        exchange_volume: names.exchange,
+        server_name_template: names.userServerTemplate,
+        home_volume_template: names.homeVolumeTemplate,
+      },
+      lti11: { enabled: s.lti11.enabled },
+      lti13: s.lti13.enabled
+        ? {
+            enabled: true,
+            issuer: s.lti13.issuer as string,
+            client_ids: s.lti13.clientIds,
+            authorize_url: s.lti13.authorizeUrl as string,
+            jwks_url: s.lti13.jwksUrl as string,
+            deployment_ids: s.lti13.deploymentIds,
+          }
+        : { enabled: false, issuer: null, client_ids: [], authorize_url: null, jwks_url: null, deployment_ids: [] },
+      frame_ancestors: s.embedding.mode === 'iframe' ? s.embedding.allowedOrigins : [],
+      limits: { memory_bytes: memoryBytes(s.limits.memory), cpus: s.limits.cpus },
+      idle_cull_seconds: s.idleCullSeconds,
+      courses: courses.map((c) => ({
+        id: c.courseId,
+        title: c.title,
+        context_ids: [...c.contexts],
+        image: c.imageName,
+        allowed_images: [...c.allowedImages],
+        volume: c.volumeName,
+        grader_url: c.graderUrl,
+        grader_uid: c.graderUid,
+        grader_user: c.graderUser,
+        oauth_client_id: c.oauthClientId,
+        service_token_file: serviceTokenFile(c.courseId),
+      })),
+    });
+  }
+}
+
+function scopeStackId(construct: Construct): string {
+  return construct.node.scopes[1]?.node.id ?? construct.node.id;
+}
