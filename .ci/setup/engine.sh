@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Step "engine": make sure a Docker engine answers `docker info`.
 #   - an engine that already answers is left alone;
 #   - else Debian's docker.io is installed if dockerd is missing, and dockerd is started in
@@ -7,6 +8,7 @@
 # Run on its own: bash .ci/setup/engine.sh
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+setup_step_file "${BASH_SOURCE[0]}"
 
 engine_answers() { timeout 20 docker info >/dev/null 2>&1; }
 

@@ -2,10 +2,21 @@
 # Shared helpers for the offline toolchain setup (.ci/setup/all.sh). Source, don't run.
 #
 # Conventions
-#   - every step runs in its own subshell with `set -e` (run_step); a failing command
-#     ends the step, run_step prints "FAILED step <name>" with the exit code and time.
+#   - every step runs in a fresh bash process with `set -euo pipefail` and inherit_errexit
+#     (run_step): a failing command anywhere in the step (also inside functions and command
+#     substitutions) ends the step, and run_step prints "FAILED step <name>" with the exit
+#     code and time. A fresh process, not a subshell: bash ignores errexit in every command
+#     of an `&&`/`||` list or an `if` condition, subshells and functions included, so
+#     `( set -e; ... )` would not stop a step that all.sh calls as `run_step ... && ...`.
+#   - a step file sources this file and then calls `setup_step_file "${BASH_SOURCE[0]}"`:
+#     run_step sources lib.sh and every file registered so, in that order, in the step's
+#     process. Step files therefore only define functions and variables at top level (and
+#     run something only under `[ "${BASH_SOURCE[0]}" = "$0" ]`).
+#   - inside a step, a command that may fail is written `cmd || true`, `cmd || die ...` or
+#     as an `if` condition; a function used as a condition runs without errexit (bash
+#     rule), so every command in it is checked explicitly.
 #   - steps talk to each other through files under $JHLTI_CACHE/state/, never through
-#     exported variables (subshells), so any step can also be run on its own.
+#     exported variables (separate processes), so any step can also be run on its own.
 #   - nothing here names a registry host: registries are reached through the host's own
 #     client configuration (go env, npm config, pip config, apt sources).
 
@@ -39,25 +50,58 @@ die() {
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
+# Files whose functions the steps use (lib.sh itself comes first): see setup_step_file.
+[ -n "${JHLTI_STEP_FILES+set}" ] || JHLTI_STEP_FILES=()
+setup_step_file() { # FILE : make FILE's functions available to the steps run by run_step
+  local f g
+  f="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
+  for g in "${JHLTI_STEP_FILES[@]}"; do
+    [ "$g" != "$f" ] || return 0
+  done
+  JHLTI_STEP_FILES+=("$f")
+}
+
+# The program of a step's process: $1.. = step files, "--", the definition of FUNCTION as
+# the caller has it (so a function defined outside the step files runs too), FUNCTION ARGS...
+# shellcheck disable=SC2016 # expanded by the step's bash, not here
+JHLTI_STEP_PROGRAM='
+set -euo pipefail
+shopt -s inherit_errexit
+__files=()
+while [ "$1" != -- ]; do __files+=("$1"); shift; done
+shift
+for __f in "$JHLTI_SETUP_DIR/lib.sh" "${__files[@]}"; do
+  . "$__f"
+done
+eval "$1"
+shift
+unset __files __f
+"$@"
+'
+
 # run_step NAME FUNCTION [ARGS...]
-# Runs FUNCTION in a subshell with errexit, prints start/end with wall time, records the
-# result in $JHLTI_STATE/timings.tsv and in the global arrays STEP_NAMES/STEP_TIMES/STEP_RC.
+# Runs FUNCTION in a fresh bash process (JHLTI_STEP_PROGRAM: errexit, nounset, pipefail,
+# inherit_errexit; lib.sh and the registered step files sourced), prints start/end with wall
+# time, records the result in $JHLTI_STATE/timings.tsv and in the global arrays
+# STEP_NAMES/STEP_TIMES/STEP_RC, and returns the step's exit status. How run_step itself is
+# called (`run_step ... && ok=1 || failed+=(...)`, inside `if`, ...) does not matter: the
+# step's process starts with errexit on and no enclosing list or condition.
+# Variables reach the step only through the environment (exported, or `VAR=value run_step`).
 STEP_NAMES=()
 STEP_TIMES=()
 STEP_RC=()
 run_step() {
   local name="$1"
   shift
-  local t0 rc secs
+  local t0 rc=0 secs fndef=""
+  [ "$#" -gt 0 ] || die "run_step $name: no function given"
   t0="$(now)"
   log "step $name: start ($(date -u +%H:%M:%SZ))"
-  (
-    set -e
-    JHLTI_STEP="$name"
-    export JHLTI_STEP
-    "$@"
-  )
-  rc=$?
+  if [ "$(type -t "$1")" = function ]; then
+    fndef="$(declare -f "$1")"
+  fi
+  JHLTI_STEP="$name" bash -c "$JHLTI_STEP_PROGRAM" "jhlti-step-$name" \
+    "${JHLTI_STEP_FILES[@]}" -- "$fndef" "$@" || rc=$?
   secs="$(elapsed "$t0")"
   STEP_NAMES+=("$name")
   STEP_TIMES+=("$secs")
@@ -94,7 +138,7 @@ apt_update_once() {
     tail -n 30 "$JHLTI_CACHE/apt.log" >&2
     die "apt-get update failed"
   fi
-  rm -f "$JHLTI_STATE"/.apt-updated-* 2>/dev/null || true
+  rm -f "${JHLTI_STATE:?}"/.apt-updated-* 2>/dev/null || true
   : >"$marker"
 }
 
@@ -123,7 +167,7 @@ go_env() {
   export GOFLAGS="-buildvcs=false"
   export GOTOOLCHAIN=local
   export CGO_ENABLED=0
-  mkdir -p "$GOMODCACHE" "$GOCACHE"
+  mkdir -p "$GOMODCACHE" "$GOCACHE" || die "cannot create the Go caches under $JHLTI_CACHE/go"
 }
 
 # Terraform binary chosen by terraform.sh (absolute path).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Step "providers": the three providers the stacks require (constructs/provider-versions.ts), in a filesystem
 # mirror, and a Terraform CLI config that uses it.
 #
@@ -18,6 +19,7 @@
 # resolves the exact versions without any network.
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+setup_step_file "${BASH_SOURCE[0]}"
 
 # name ns type version declared-module-path fetch-module-path pseudo-version(commit)
 # Measured: the Go module proxy reachable here serves only some versions (403 "This module
@@ -39,14 +41,16 @@ mirror_bin() { # host ns type version
 }
 
 # Place a built/imported binary into both host layouts (hard links, same file).
+# Checked explicitly (it also runs where errexit is off: build_provider is a condition).
 install_into_mirror() { # file ns type version
-  local f="$1" h dst
+  local f="${1:?}" h dst
+  [ -f "$f" ] || die "no provider binary $f to put into the mirror"
   for h in "${HOSTS[@]}"; do
-    dst="$(mirror_bin "$h" "$2" "$3" "$4")"
-    mkdir -p "$(dirname "$dst")"
-    rm -f "$dst"
-    ln "$f" "$dst" 2>/dev/null || cp "$f" "$dst"
-    chmod 0755 "$dst"
+    dst="$(mirror_bin "$h" "${2:?}" "${3:?}" "${4:?}")"
+    mkdir -p "$(dirname "$dst")" || die "cannot create the mirror directory for $dst"
+    rm -f "$dst" || die "cannot replace $dst"
+    ln "$f" "$dst" 2>/dev/null || cp "$f" "$dst" || die "cannot put $f into the mirror as $dst"
+    chmod 0755 "$dst" || die "cannot chmod $dst"
   done
 }
 
@@ -58,38 +62,50 @@ unzip_to() { # zip dir
   fi
 }
 
-import_from_mirror() { # ns type version -> 0 if imported
-  local src="${JHLTI_PROVIDER_MIRROR:-}" h f tmp
+# The provider's file in $JHLTI_PROVIDER_MIRROR (an unpacked binary or a packed *.zip), on
+# stdout; status 1 when that mirror has none. Only looks: safe as a condition.
+mirror_source() { # ns type version
+  local src="${JHLTI_PROVIDER_MIRROR:-}" h f
   [ -n "$src" ] && [ -d "$src" ] || return 1
   for h in "${HOSTS[@]}"; do
     # unpacked layout
     for f in "$src/$h/$1/$2/$3/$PLATFORM/terraform-provider-${2}_v$3"*; do
       [ -f "$f" ] || continue
-      tmp="$JHLTI_CACHE/providers-build/import-$2"
-      mkdir -p "$tmp" && cp "$f" "$tmp/bin" && chmod 0755 "$tmp/bin"
-      install_into_mirror "$tmp/bin" "$1" "$2" "$3" && rm -rf "$tmp"
-      info "$1/$2 $3 imported from $f"
+      echo "$f"
       return 0
     done
     # packed layout (terraform providers mirror)
     f="$src/$h/$1/$2/terraform-provider-$2_$3_$PLATFORM.zip"
     if [ -f "$f" ]; then
-      tmp="$JHLTI_CACHE/providers-build/import-$2"
-      rm -rf "$tmp" && mkdir -p "$tmp"
-      unzip_to "$f" "$tmp" || die "cannot unzip $f"
-      local b
-      b="$(find "$tmp" -maxdepth 1 -type f -name "terraform-provider-$2*" | head -n1)"
-      [ -n "$b" ] || die "no provider binary inside $f"
-      install_into_mirror "$b" "$1" "$2" "$3" && rm -rf "$tmp"
-      info "$1/$2 $3 imported from $f"
+      echo "$f"
       return 0
     fi
   done
   return 1
 }
 
+import_provider() { # file-from-mirror_source ns type version
+  local f="${1:?}" tmp="$JHLTI_CACHE/providers-build/import-${3:?}" b
+  rm -rf "${tmp:?}"
+  mkdir -p "$tmp"
+  if [[ "$f" == *.zip ]]; then
+    unzip_to "$f" "$tmp" || die "cannot unzip $f"
+    b="$(find "$tmp" -maxdepth 1 -type f -name "terraform-provider-$3*" | sed -n 1p)"
+    [ -n "$b" ] || die "no provider binary inside $f"
+  else
+    b="$tmp/bin"
+    cp "$f" "$b"
+    chmod 0755 "$b"
+  fi
+  install_into_mirror "$b" "$2" "$3" "$4"
+  rm -rf "${tmp:?}"
+  info "$2/$3 $4 imported from $f"
+}
+
+# Status 1 (with a warning) when the module cannot be obtained or built. It is called as a
+# condition, where bash runs it without errexit: every command is checked explicitly.
 build_provider() { # name ns type version declared repo pseudo
-  local name="$1" ns="$2" type="$3" v="$4" declared="$5" repo="$6" pseudo="$7"
+  local name="${1:?}" ns="$2" type="$3" v="$4" declared="$5" repo="$6" pseudo="$7"
   go_env
   # The pinned pseudo-versions are not in the public checksum database (they are not the
   # canonical pseudo-version of the commit): skip the checksum DB for the provider module
@@ -97,9 +113,9 @@ build_provider() { # name ns type version declared repo pseudo
   export GONOSUMDB="$repo${GONOSUMDB:+,$GONOSUMDB}"
   export GOFLAGS="$GOFLAGS -mod=mod"
   local wd="$JHLTI_CACHE/providers-build/$name"
-  rm -rf "$wd"
-  mkdir -p "$wd"
-  cp "$JHLTI_SETUP_DIR/providers/$name/"* "$wd/"
+  rm -rf "${wd:?}" || die "cannot remove $wd"
+  mkdir -p "$wd" || die "cannot create $wd"
+  cp "$JHLTI_SETUP_DIR/providers/$name/"* "$wd/" || die "cannot copy the $name wrapper module"
   local out="$wd/terraform-provider-${type}_v$v"
   info "building $ns/$type $v from $repo@$pseudo"
   if ! (cd "$wd" && go mod download -x "$repo@$pseudo" >"$wd/download.log" 2>&1); then
@@ -122,7 +138,7 @@ build_provider() { # name ns type version declared repo pseudo
     return 1
   fi
   install_into_mirror "$out" "$ns" "$type" "$v"
-  rm -rf "$wd"
+  rm -rf "${wd:?}" || die "cannot remove $wd"
 }
 
 write_cli_config() {
@@ -182,7 +198,7 @@ EOF
   n="$(grep -c '^provider ' "$d/.terraform.lock.hcl" || true)"
   [ "$n" = 3 ] || { cat "$d/init.log" >&2; die "$2 init wrote $n providers to the lock file, expected 3"; }
   info "$2 init resolved: $(grep '^provider ' "$d/.terraform.lock.hcl" | sed 's/provider "\(.*\)" {/\1/' | tr '\n' ' ')"
-  rm -rf "$d"
+  rm -rf "${d:?}"
 }
 
 providers_main() {
@@ -195,10 +211,10 @@ providers_main() {
       info "$ns/$type $v: in the mirror (skip)"
       continue
     fi
-    local t0
+    local t0 from
     t0="$(now)"
-    if import_from_mirror "$ns" "$type" "$v"; then
-      :
+    if from="$(mirror_source "$ns" "$type" "$v")"; then
+      import_provider "$from" "$ns" "$type" "$v"
     elif build_provider "$name" "$ns" "$type" "$v" "$declared" "$repo" "$pseudo"; then
       info "$ns/$type $v built in $(elapsed "$t0")s"
     else
@@ -219,7 +235,9 @@ providers_main() {
     verify_init "$tf" "$(state_get terraform_kind)"
     local tofu
     tofu="$(state_get tofu_binary || true)"
-    [ -n "$tofu" ] && [ "$tofu" != "$tf" ] && verify_init "$tofu" tofu
+    if [ -n "$tofu" ] && [ "$tofu" != "$tf" ]; then
+      verify_init "$tofu" tofu
+    fi
     state_set providers_verified "$tf"
   else
     info "mirror unchanged and verified before with $tf (skip init check)"

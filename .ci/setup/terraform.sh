@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Step "terraform": choose the Terraform-compatible binary the project uses.
 #   1. $TERRAFORM_BINARY_NAME if set and runnable,
 #   2. else `terraform` on PATH,
@@ -10,6 +11,7 @@
 # (terraform|tofu), and $JHLTI_STATE/tofu_binary when OpenTofu was built.
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+setup_step_file "${BASH_SOURCE[0]}"
 
 JHLTI_TOFU_VERSION="${JHLTI_TOFU_VERSION:-1.10.6}"
 
@@ -18,14 +20,22 @@ tf_version() { TF_CLI_CONFIG_FILE=/dev/null "$1" version 2>/dev/null; }
 
 runnable() { [ -n "$1" ] && tf_version "$1" >/dev/null; }
 
+# First line of `version` (sed reads all of it: no SIGPIPE for the binary under pipefail).
+tf_version_line() { tf_version "$1" | sed -n 1p; }
+
 engine_kind() {
-  if tf_version "$1" | head -n1 | grep -qi opentofu; then echo tofu; else echo terraform; fi
+  local l
+  l="$(tf_version_line "$1" || true)"
+  case "${l,,}" in
+    *opentofu*) echo tofu ;;
+    *) echo terraform ;;
+  esac
 }
 
 build_tofu() {
   local v="$JHLTI_TOFU_VERSION"
   local out="$JHLTI_CACHE/bin/tofu-$v/tofu"
-  if [ -x "$out" ] && tf_version "$out" | head -n1 | grep -q "v$v\$"; then
+  if [ -x "$out" ] && [[ "$(tf_version_line "$out" || true)" == *"v$v" ]]; then
     info "OpenTofu $v already built: $out"
     echo "$out"
     return 0
@@ -38,9 +48,9 @@ build_tofu() {
   [ -d "$dir" ] || die "no module dir for opentofu@v$v in: $json"
   # Its go.mod has a replace directive, so `go install ...@v` is refused: build in a copy.
   local src="$JHLTI_CACHE/src/opentofu-$v"
-  rm -rf "$src"
+  rm -rf "${src:?}"
   mkdir -p "$(dirname "$src")"
-  cp -r "$dir" "$src"
+  cp -r "${dir:?}" "$src"
   chmod -R u+w "$src"
   info "building OpenTofu $v (go $(go env GOVERSION), CGO_ENABLED=0, -trimpath)"
   mkdir -p "$(dirname "$out")"
@@ -52,14 +62,14 @@ build_tofu() {
     die "go build of OpenTofu $v failed (log: $logf)"
   fi
   mv "$out.tmp" "$out"
-  rm -rf "$src"
+  rm -rf "${src:?}"
   runnable "$out" || die "built OpenTofu does not run"
   echo "$out"
 }
 
 terraform_main() {
   local bin="" why=""
-  rm -f "$JHLTI_STATE/tofu_binary"
+  rm -f "${JHLTI_STATE:?}/tofu_binary"
   if [ "${JHLTI_ENGINE:-}" = tofu ]; then
     bin="$(build_tofu)"
     why="JHLTI_ENGINE=tofu"
@@ -78,7 +88,7 @@ terraform_main() {
   bin="$(readlink -f "$bin")"
   state_set terraform_binary "$bin"
   state_set terraform_kind "$(engine_kind "$bin")"
-  info "engine: $bin ($(engine_kind "$bin"); $why): $(tf_version "$bin" | head -n1)"
+  info "engine: $bin ($(engine_kind "$bin"); $why): $(tf_version_line "$bin")"
   if [ "${JHLTI_BUILD_TOFU:-0}" = 1 ]; then
     local tofu
     tofu="$(build_tofu)"
