@@ -10,7 +10,8 @@ import { terraformSafeJson } from './terraform-text';
 import { COURSE_ID_PATTERN, CONTRACT_VERSION, GRADER_UID_MAX, GRADER_UID_MIN, MIN_CPUS, MIN_MEMORY_BYTES, ORIGIN_PATTERN } from './contract';
 
 const nonEmpty = z.string().min(1);
-const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/);
+// Printable ASCII only: the same class in JavaScript and in the hub's Python regex engine.
+const httpUrl = z.string().regex(/^https?:\/\/[!-~]+$/);
 const dockerName = z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/);
 
 const StackCourseSchema = z.strictObject({

@@ -4,6 +4,7 @@ import { Fn } from 'cdktf';
 import { Construct } from 'constructs';
 import { relative } from 'node:path';
 import type { ResolvedTls } from './config/rules';
+import { IPV4_PATTERN } from './contract';
 import { hasTemplateSequence } from './terraform-text';
 
 export interface StackTlsProps {
@@ -35,7 +36,7 @@ export class StackTls extends Construct {
       return;
     }
     const key = new PrivateKey(this, 'key', tls.algorithm === 'ECDSA' ? { algorithm: 'ECDSA', ecdsaCurve: tls.ecdsaCurve } : { algorithm: 'RSA', rsaBits: tls.rsaBits });
-    const isIp = /^[0-9.]+$/.test(hostname);
+    const isIp = new RegExp(IPV4_PATTERN).test(hostname);
     const cert = new SelfSignedCert(this, 'cert', {
       privateKeyPem: key.privateKeyPem,
       subject: [{ commonName: hostname, organization: 'jupyterhub-lti-stack' }],

@@ -27,7 +27,12 @@ export function formatIssue(issue: ConfigIssue): string {
 }
 
 function showValue(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = Array.isArray(value) ? `an array of ${value.length}` : typeof value; // too deep or cyclic to print
+  }
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }
 

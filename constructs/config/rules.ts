@@ -8,7 +8,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { BUILT_IN_SERVICES, DNS_LABEL_MAX } from '../contract';
+import { BUILT_IN_SERVICES, DNS_LABEL_MAX, IPV4_PATTERN } from '../contract';
 import { StackNames } from '../naming';
 import { AddIssue, ConfigIssue } from './errors';
 import { ImageProfile, PROFILES, notebookFlavour } from './images';
@@ -235,12 +235,16 @@ export function applyRules(config: Config, profile: ImageProfile, baseDir: strin
     const first = names.get(env.name);
     if (first !== undefined) add(`${at}.name`, `environment name already used by environments[${first}]; names must be unique`, env.name);
     else names.set(env.name, i);
+    // The name is a construct id, and the constructs library keeps children in a plain object.
+    if (env.name in Object.prototype) add(`${at}.name`, `"${env.name}" is reserved by the construct library; choose another environment name`, env.name);
 
     if (env.state.backend === 'local') {
       const p = env.state.path ?? `../../../state/${env.name}.tfstate`;
-      const other = statePaths.get(p);
+      // Relative to the environment's own stack directory (<outdir>/stacks/<env>).
+      const file = resolve('/cdktf.out/stacks', env.name, p);
+      const other = statePaths.get(file);
       if (other !== undefined) add(`${at}.state.path`, `state file already used by environments[${other}]; two stacks must never share state`, p);
-      else statePaths.set(p, i);
+      else statePaths.set(file, i);
     }
 
     config.environments.slice(0, i).forEach((prev, j) => {
@@ -322,6 +326,6 @@ function checkProvidedTls(
   const certPublic = cert.publicKey.export({ type: 'spki', format: 'der' });
   const keyPublic = createPublicKey(key).export({ type: 'spki', format: 'der' });
   if (!certPublic.equals(keyPublic)) add(`${at}.keyFile`, 'does not match the certificate in certFile; give the key the certificate was issued for', keyGiven);
-  const covers = /^[0-9.]+$/.test(hostname) ? cert.checkIP(hostname) : cert.checkHost(hostname);
+  const covers = new RegExp(IPV4_PATTERN).test(hostname) ? cert.checkIP(hostname) : cert.checkHost(hostname);
   if (covers === undefined) add(`${at}.certFile`, `certificate does not cover the environment hostname "${hostname}"; issue it with that name in its SANs`, certGiven);
 }

@@ -14,6 +14,8 @@ export const IMAGE_REFERENCE =
 const HOSTNAME = new RegExp(HOSTNAME_PATTERN);
 const IPV4 = new RegExp(IPV4_PATTERN);
 const MEMORY = /^[1-9][0-9]*(?:\.[0-9]+)?[KMGT]$/;
+/** Largest memory limit accepted: 16 TiB (stack.json carries it as an exact integer of bytes). */
+const MAX_MEMORY_BYTES = 16 * 1024 ** 4;
 
 /** "2G" -> bytes (K/M/G/T are powers of 1024, as Docker reads them). */
 export function memoryBytes(value: string): number {
@@ -47,7 +49,7 @@ const plainPath = (what: string) =>
     .min(1, { error: `${what} must not be empty` })
     // eslint-disable-next-line no-control-regex
     .refine((v) => !hasTemplateSequence(v) && !/["\\\u0000-\u001f\u007f]/.test(v), {
-      error: `${what} must not contain "\${", "%{", quotes, backslashes or control characters (Terraform would read them as code); rename or move the file`,
+      error: `${what} must not contain "\${", "%{", "#{", "&{", quotes, backslashes or control characters (Terraform or cdktf would read them as code); rename or move the file`,
     });
 
 const imageReference = (what: string) =>
@@ -61,7 +63,12 @@ const imageReference = (what: string) =>
     });
 
 const url = (what: string) =>
-  z.string().trim().refine(
+  z
+    .string()
+    .trim()
+    // The same class in JavaScript and in the hub's Python: no white space, control or non-ASCII character.
+    .regex(/^[!-~]+$/, { error: `${what} must be printable ASCII without spaces (percent-encode anything else)` })
+    .refine(
     (v) => {
       try {
         const u = new URL(v);
@@ -86,6 +93,11 @@ export const CourseSchema = z
     title: z.string().trim().min(1, { error: 'title must not be empty' }).max(200).describe('Human-readable course title.'),
     contexts: z
       .array(opaqueId('an LMS context id'))
+      .superRefine((contexts, ctx) => {
+        contexts.forEach((c, k) => {
+          if (contexts.indexOf(c) < k) ctx.addIssue({ code: 'custom', path: [k], input: c, message: `context listed twice in this course (first at contexts[${contexts.indexOf(c)}]); list it once` });
+        });
+      })
       .min(1, { error: 'list at least one LMS context id (LTI 1.1 context_id / LTI 1.3 context claim id) that launches into this course' })
       .describe('LMS context ids (LTI 1.1 `context_id`, LTI 1.3 context claim `id`) that map to this course.'),
     kernels: z
@@ -193,7 +205,9 @@ export const EnvironmentSettingsSchema = z
     hostname: z
       .string()
       .trim()
-      .refine((v) => HOSTNAME.test(v) || IPV4.test(v), { error: 'hostname must be a DNS name (lowercase) or an IPv4 address' })
+      .refine((v) => IPV4.test(v) || (HOSTNAME.test(v) && !/(?:^|\.)[0-9]+$/.test(v)), {
+        error: 'hostname must be a DNS name (lower case, its last label not all digits) or an IPv4 address',
+      })
       .default('localhost')
       .describe('Public hostname students use; in the certificate SANs.'),
     port: z
@@ -248,6 +262,7 @@ export const EnvironmentSettingsSchema = z
           .refine((v) => !MEMORY.test(v) || memoryBytes(v) >= MIN_MEMORY_BYTES, {
             error: `limits.memory must be at least ${MIN_MEMORY_BYTES / 1024 ** 2}M: a Jupyter server does not start with less (Docker refuses below 6M)`,
           })
+          .refine((v) => !MEMORY.test(v) || memoryBytes(v) <= MAX_MEMORY_BYTES, { error: 'limits.memory must be at most 16T' })
           .default('2G')
           .describe('Memory per user server (and per grader), K/M/G/T suffix.'),
         cpus: z

@@ -3,42 +3,14 @@
  * and `plan` against the running Docker engine. Needs the offline toolchain (`npm run
  * setup:offline`, sourced by test/run); without it every test here fails with the reason.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'cdktf';
 import { addEnvironments, loadConfig } from '../../constructs';
+import { prerequisites, tf } from './toolchain';
 
 const FIXTURES = join(__dirname, '..', 'fixtures');
-const TF = process.env.TERRAFORM_BINARY_NAME ?? '';
-
-function prerequisites(): string[] {
-  const missing: string[] = [];
-  if (TF === '') missing.push('TERRAFORM_BINARY_NAME is not set');
-  if (!process.env.TF_CLI_CONFIG_FILE) missing.push('TF_CLI_CONFIG_FILE is not set (no provider mirror)');
-  try {
-    execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { stdio: 'pipe', timeout: 20_000 });
-  } catch {
-    missing.push('no Docker engine answers `docker info`');
-  }
-  return missing;
-}
-
-function tf(dir: string, args: string[]): string {
-  try {
-    return execFileSync(TF, args, {
-      cwd: dir,
-      encoding: 'utf8',
-      stdio: 'pipe',
-      timeout: 300_000,
-      env: { ...process.env, TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' },
-    });
-  } catch (e) {
-    const err = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`${TF} ${args.join(' ')} failed in ${dir}:\n${err.stderr ?? ''}\n${err.stdout ?? ''}\n${err.message}`);
-  }
-}
 
 /** Synthesizes a config file into a fresh directory; returns the stack directories by name. */
 function synth(configFile: string | undefined): Record<string, string> {
