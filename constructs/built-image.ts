@@ -1,13 +1,26 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { AssetType, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
 
+/**
+ * The package's root directory: where images/ and bin/ are, from the TypeScript sources
+ * (constructs/) as from the built package (lib/constructs/).
+ */
+export const PACKAGE_ROOT = findPackageRoot(__dirname);
+
 /** Directory holding the real files that go into images (Dockerfiles, hub config, plugin). */
-export const IMAGES_DIR = resolve(__dirname, '..', 'images');
+export const IMAGES_DIR = join(PACKAGE_ROOT, 'images');
+
+function findPackageRoot(start: string): string {
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'images', 'hub', 'Dockerfile')) && existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`jupyterhub-lti-stack: no images/ directory above ${start}; the package is incomplete`);
+  }
+}
 
 const IGNORED = new Set(['__pycache__', '.pytest_cache', '.mypy_cache', 'node_modules']);
 

@@ -237,9 +237,15 @@ export class TeachingEnvironment extends Construct {
     return added;
   }
 
-  /** LMS registration values as Terraform outputs (`<prefix>hub_url`, ...); secrets are sensitive. */
+  /**
+   * LMS registration values as Terraform outputs named `<prefix>hub_url`, `<prefix>lti11_launch_url`, ...;
+   * secrets are sensitive. Give each environment its own prefix when a stack holds several.
+   */
   declareOutputs(prefix = ''): void {
-    const out = (id: string, value: string, description: string, sensitive = false) => new TerraformOutput(this, `${prefix}${id}`, { value, description, sensitive });
+    const out = (id: string, value: string, description: string, sensitive = false) => {
+      // Exactly `<prefix><id>` in Terraform, wherever this construct sits in the tree.
+      new TerraformOutput(this, `${prefix}${id}`, { value, description, sensitive }).overrideLogicalId(`${prefix}${id}`);
+    };
     out('hub_url', `${this.publicUrl}${URL_PATHS.hub}`, 'JupyterHub URL.');
     out('tls_certificate_pem', this.tls.certificatePem, 'Certificate the proxy serves (for LMS trust stores when self-signed).');
     if (this.secrets.lti11ConsumerKey !== undefined && this.secrets.lti11SharedSecret !== undefined) {

@@ -15,6 +15,7 @@ export * from './hub';
 export * from './naming';
 export * from './network';
 export * from './provider-versions';
+export * from './versions';
 export * from './secrets';
 export * from './stack-file';
 export * from './terraform-text';

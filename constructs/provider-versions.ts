@@ -1,5 +1,7 @@
+import { VERSIONS } from './versions';
+
 /**
- * Provider versions the synthesized stacks require, pinned exactly.
+ * Provider versions the synthesized stacks require, pinned exactly (images/versions.json).
  *
  * tls and random are the versions the prebuilt @cdktf bindings were generated for. The docker
  * provider is not: its bindings target 3.6.2, but the Go module proxy this project can build
@@ -7,8 +9,4 @@
  * The stacks therefore require docker 4.6.0, and `terraform validate` in the terraform tier
  * checks the JSON the 3.6.2 bindings emit against the real 4.6.0 schema.
  */
-export const PROVIDER_VERSIONS = {
-  docker: '4.6.0',
-  tls: '4.1.0',
-  random: '3.7.2',
-} as const;
+export const PROVIDER_VERSIONS = VERSIONS.providers;

@@ -4,9 +4,9 @@
 # binary, the three providers in a local filesystem mirror, and the local stand-in base
 # images. Idempotent and cache-aware: a second run only checks.
 #
-#   bash .ci/setup/all.sh            # everything
-#   JHLTI_SETUP_STEPS="engine base-images" bash .ci/setup/all.sh   # a subset
-#   JHLTI_SETUP_STEPS=lint-tools bash .ci/setup/all.sh   # shellcheck only (not a default step)
+#   bash bin/setup/all.sh            # everything
+#   JHLTI_SETUP_STEPS="engine base-images" bash bin/setup/all.sh   # a subset
+#   JHLTI_SETUP_STEPS=lint-tools bash bin/setup/all.sh   # shellcheck only (not a default step)
 #   . "${JHLTI_CACHE:-$HOME/.cache/jupyterhub-lti-stack}/env.sh"   # afterwards
 #
 # Environment (all optional):
@@ -46,7 +46,7 @@ write_env() {
   tofu="$(state_get tofu_binary || true)"
   [ -f "$JHLTI_CACHE/terraformrc" ] || die "no CLI config $JHLTI_CACHE/terraformrc"
   {
-    echo "# Written by .ci/setup/all.sh: source it to use the offline toolchain."
+    echo "# Written by bin/setup/all.sh: source it to use the offline toolchain."
     echo "export JHLTI_CACHE='$JHLTI_CACHE'"
     echo "export TF_CLI_CONFIG_FILE='$JHLTI_CACHE/terraformrc'"
     echo "export TERRAFORM_BINARY_NAME='$tf'"

@@ -21,14 +21,16 @@ setup_step_file "${BASH_SOURCE[0]}"
 STANDIN_PREFIX="localhost/jhlti-stand-in"
 DEBIAN_IMAGE="$STANDIN_PREFIX/debian:bookworm-minbase"
 HASH_LABEL="org.jupyterhub-lti-stack.stand-in.hash"
-NODE_VERSION="${JHLTI_NODE_VERSION:-20.20.2}"
-NPM_VERSION="${JHLTI_NPM_VERSION:-10.9.4}"
-CHP_VERSION="5.3.0"
+NODE_VERSION="${JHLTI_NODE_VERSION:-$(pinned node)}"
+NPM_VERSION="${JHLTI_NPM_VERSION:-$(pinned npm)}"
+CHP_VERSION="$(pinned configurableHttpProxy)"
+JUPYTERHUB_VERSION="$(pinned jupyterhub)"
+JUPYTERLAB_VERSION="$(pinned jupyterlab)"
 # name tag needs-node
 STANDINS=(
-  "jupyterhub $STANDIN_PREFIX/jupyterhub:5.5.4 1"
-  "configurable-http-proxy $STANDIN_PREFIX/configurable-http-proxy:5.3.0 1"
-  "base-notebook $STANDIN_PREFIX/base-notebook:hub-5.5.4 0"
+  "jupyterhub $STANDIN_PREFIX/jupyterhub:$JUPYTERHUB_VERSION 1"
+  "configurable-http-proxy $STANDIN_PREFIX/configurable-http-proxy:$CHP_VERSION 1"
+  "base-notebook $STANDIN_PREFIX/base-notebook:hub-$JUPYTERHUB_VERSION 0"
 )
 export DOCKER_BUILDKIT=0
 
@@ -186,7 +188,7 @@ build_standin() { # name tag needs-node node-prefix
   local base_id pipidx hash have
   base_id="$(docker image inspect -f '{{.Id}}' "$DEBIAN_IMAGE")"
   pipidx="$(pip_index_url)"
-  hash="$({ dir_hash "$ctx"; echo "$base_id"; echo "PIP_INDEX_URL=$pipidx"; } | sha256)"
+  hash="$({ dir_hash "$ctx"; echo "$base_id"; echo "PIP_INDEX_URL=$pipidx"; echo "$JUPYTERHUB_VERSION $JUPYTERLAB_VERSION $CHP_VERSION"; } | sha256)"
   have="$(docker image inspect -f "{{index .Config.Labels \"$HASH_LABEL\"}}" "$tag" 2>/dev/null || true)"
   if [ "$have" = "$hash" ]; then
     info "$tag up to date (hash ${hash:0:12})"
@@ -199,6 +201,8 @@ build_standin() { # name tag needs-node node-prefix
   if ! docker build --rm --force-rm \
     --build-arg "BASE_IMAGE=$DEBIAN_IMAGE" \
     --build-arg "PIP_INDEX_URL=$pipidx" \
+    --build-arg "JUPYTERHUB_VERSION=$JUPYTERHUB_VERSION" \
+    --build-arg "JUPYTERLAB_VERSION=$JUPYTERLAB_VERSION" \
     --label "$HASH_LABEL=$hash" \
     -t "$tag" "$ctx" 2>&1 | tee "$logf" | grep --line-buffered -E '^Step [0-9]+/' | sed -u 's/^/      /' >&2; then
     tail -n 40 "$logf" >&2
@@ -213,14 +217,14 @@ build_standin() { # name tag needs-node node-prefix
 # Smoke test of each stand-in's contract, without network.
 check_standins() {
   local out
-  out="$(docker run --rm --network none "$STANDIN_PREFIX/jupyterhub:5.5.4" \
+  out="$(docker run --rm --network none "$STANDIN_PREFIX/jupyterhub:$JUPYTERHUB_VERSION" \
     sh -c 'jupyterhub --version && configurable-http-proxy --version && pip --version && pwd')" ||
     die "jupyterhub stand-in check failed"
   info "jupyterhub stand-in: $(echo "$out" | tr '\n' ' ')"
-  out="$(docker run --rm --network none "$STANDIN_PREFIX/configurable-http-proxy:5.3.0" --version)" ||
+  out="$(docker run --rm --network none "$STANDIN_PREFIX/configurable-http-proxy:$CHP_VERSION" --version)" ||
     die "configurable-http-proxy stand-in check failed"
-  info "configurable-http-proxy stand-in: $out (user $(docker image inspect -f '{{.Config.User}}' "$STANDIN_PREFIX/configurable-http-proxy:5.3.0"))"
-  out="$(docker run --rm --network none --user root --entrypoint sh "$STANDIN_PREFIX/base-notebook:hub-5.5.4" \
+  info "configurable-http-proxy stand-in: $out (user $(docker image inspect -f '{{.Config.User}}' "$STANDIN_PREFIX/configurable-http-proxy:$CHP_VERSION"))"
+  out="$(docker run --rm --network none --user root --entrypoint sh "$STANDIN_PREFIX/base-notebook:hub-$JUPYTERHUB_VERSION" \
     -c 'jupyterhub-singleuser --version && jupyter lab --version && for c in pip python3 setpriv tini; do command -v "$c" || exit 1; done && id jovyan && echo ~jovyan')" ||
     die "base-notebook stand-in check failed"
   info "base-notebook stand-in: $(echo "$out" | tr '\n' ' ')"

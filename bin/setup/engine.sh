@@ -5,7 +5,7 @@
 #   - else Debian's docker.io is installed if dockerd is missing, and dockerd is started in
 #     the background (own session, log in $JHLTI_CACHE/dockerd.log) so it outlives this script;
 #   - waits up to $JHLTI_DOCKERD_TIMEOUT seconds (default 120) for `docker info`.
-# Run on its own: bash .ci/setup/engine.sh
+# Run on its own: bash bin/setup/engine.sh
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup_step_file "${BASH_SOURCE[0]}"

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared helpers for the offline toolchain setup (.ci/setup/all.sh). Source, don't run.
+# Shared helpers for the offline toolchain setup (bin/setup/all.sh). Source, don't run.
 #
 # Conventions
 #   - every step runs in a fresh bash process with `set -euo pipefail` and inherit_errexit
@@ -176,6 +176,14 @@ state_set() { printf '%s' "$2" >"$JHLTI_STATE/$1.tmp" && mv "$JHLTI_STATE/$1.tmp
 
 # sha256 of stdin, hex only
 sha256() { sha256sum | cut -d' ' -f1; }
+
+# pinned KEY[.SUBKEY] : a version from images/versions.json, the project's one file of pins.
+pinned() {
+  local v
+  v="$(node -e 'const v = require(process.argv[1]); const r = process.argv[2].split(".").reduce((o, k) => (o || {})[k], v); if (typeof r !== "string") process.exit(1); console.log(r)' \
+    "$JHLTI_REPO_ROOT/images/versions.json" "$1")" || die "no version \"$1\" in images/versions.json"
+  echo "$v"
+}
 
 # dir_hash DIR : content hash of a directory tree (relative paths, modes, link targets
 # and file contents).

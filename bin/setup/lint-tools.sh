@@ -4,7 +4,7 @@
 # (bookworm: 0.9.0) through apt_install, so a fresh machine gets it from the project's own
 # scripts. Not one of all.sh's default steps (the demo does not need it): test/run runs it
 # when the lint tier is selected, and the lint tier itself when shellcheck is still missing.
-# Run on its own: bash .ci/setup/lint-tools.sh
+# Run on its own: bash bin/setup/lint-tools.sh
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup_step_file "${BASH_SOURCE[0]}"

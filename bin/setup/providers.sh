@@ -12,7 +12,7 @@
 #   2. $JHLTI_PROVIDER_MIRROR, a directory made elsewhere with `terraform providers mirror DIR`
 #      (packed *.zip layout) or an unpacked mirror: the air-gapped path for real installs,
 #   3. a build from its Go module through the Go module proxy: wrapper module in
-#      .ci/setup/providers/<name>/ (requires the provider's declared module path, replaces
+#      bin/setup/providers/<name>/ (requires the provider's declared module path, replaces
 #      it with the repository path at the pinned commit's pseudo-version), built with
 #      CGO_ENABLED=0 -trimpath -ldflags "-s -w -X main.version=<v>" as the release builds are.
 # Then a throwaway `init` with the chosen engine (and OpenTofu if built) proves the mirror
@@ -27,10 +27,11 @@ setup_step_file "${BASH_SOURCE[0]}"
 # generated for, is refused at every path; the commit after v4.6.0 (96d331c) is served, so the
 # stacks require docker 4.6.0 (constructs/provider-versions.ts). random 3.7.2 is served under
 # its declared path (the old terraform-providers name), not under hashicorp/.
+# Versions from images/versions.json; the module coordinates below belong to those versions.
 PROVIDERS=(
-  "docker kreuzwerker docker 4.6.0 github.com/terraform-providers/terraform-provider-docker github.com/kreuzwerker/terraform-provider-docker v0.0.0-20260916201441-96d331c98ff4"
-  "tls hashicorp tls 4.1.0 github.com/hashicorp/terraform-provider-tls github.com/hashicorp/terraform-provider-tls v1.2.1-0.20250423195406-eefba144662d"
-  "random hashicorp random 3.7.2 github.com/terraform-providers/terraform-provider-random github.com/terraform-providers/terraform-provider-random v1.3.2-0.20250422105519-bc2ddb552b46"
+  "docker kreuzwerker docker $(pinned providers.docker) github.com/terraform-providers/terraform-provider-docker github.com/kreuzwerker/terraform-provider-docker v0.0.0-20260916201441-96d331c98ff4"
+  "tls hashicorp tls $(pinned providers.tls) github.com/hashicorp/terraform-provider-tls github.com/hashicorp/terraform-provider-tls v1.2.1-0.20250423195406-eefba144662d"
+  "random hashicorp random $(pinned providers.random) github.com/terraform-providers/terraform-provider-random github.com/terraform-providers/terraform-provider-random v1.3.2-0.20250422105519-bc2ddb552b46"
 )
 MIRROR="$JHLTI_CACHE/providers"
 HOSTS=(registry.terraform.io registry.opentofu.org)
@@ -151,7 +152,7 @@ write_cli_config() {
   done
   inc="[${inc%, }]"
   cat >"$cfg.tmp" <<EOF
-# Written by .ci/setup/providers.sh: the project's providers come from the local
+# Written by bin/setup/providers.sh: the project's providers come from the local
 # filesystem mirror (built from source, no registry); any other provider is installed
 # directly as usual.
 provider_installation {
@@ -171,20 +172,20 @@ EOF
 verify_init() { # binary label
   local bin="$1" d
   d="$(mktemp -d "$JHLTI_CACHE/verify-init.XXXXXX")"
-  cat >"$d/main.tf" <<'EOF'
+  cat >"$d/main.tf" <<EOF
 terraform {
   required_providers {
     docker = {
       source  = "kreuzwerker/docker"
-      version = "4.6.0"
+      version = "$(pinned providers.docker)"
     }
     tls = {
       source  = "hashicorp/tls"
-      version = "4.1.0"
+      version = "$(pinned providers.tls)"
     }
     random = {
       source  = "hashicorp/random"
-      version = "3.7.2"
+      version = "$(pinned providers.random)"
     }
   }
 }

@@ -3,17 +3,17 @@
 # Step "terraform": choose the Terraform-compatible binary the project uses.
 #   1. $TERRAFORM_BINARY_NAME if set and runnable,
 #   2. else `terraform` on PATH,
-#   3. else OpenTofu $JHLTI_TOFU_VERSION (default 1.10.6) built from its Go module into the
+#   3. else OpenTofu $JHLTI_TOFU_VERSION (default: images/versions.json) built from its Go module into the
 #      cache ($JHLTI_CACHE/bin/tofu-<v>/tofu).
 # JHLTI_ENGINE=tofu forces OpenTofu as the chosen engine; JHLTI_BUILD_TOFU=1 builds OpenTofu
 # as well (recorded as TOFU_BINARY) so a caller can exercise both engines.
 # Result: $JHLTI_STATE/terraform_binary (absolute path), $JHLTI_STATE/terraform_kind
-# (terraform|tofu), and $JHLTI_STATE/tofu_binary when OpenTofu was built.
+# (terraform|tofu), and $JHLTI_STATE/tofu_binary when OpenTofu was built (kept while it runs).
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup_step_file "${BASH_SOURCE[0]}"
 
-JHLTI_TOFU_VERSION="${JHLTI_TOFU_VERSION:-1.10.6}"
+JHLTI_TOFU_VERSION="${JHLTI_TOFU_VERSION:-$(pinned opentofu)}"
 
 # Version probes ignore the caller's CLI config (it may name a file that does not exist yet).
 tf_version() { TF_CLI_CONFIG_FILE=/dev/null "$1" version 2>/dev/null; }
@@ -68,8 +68,11 @@ build_tofu() {
 }
 
 terraform_main() {
-  local bin="" why=""
-  rm -f "${JHLTI_STATE:?}/tofu_binary"
+  local bin="" why="" recorded
+  # An OpenTofu built by an earlier run (JHLTI_BUILD_TOFU=1) stays recorded while it runs, so a
+  # later setup without the flag (npm run demo) does not take it from the test tiers.
+  recorded="$(state_get tofu_binary || true)"
+  if [ -n "$recorded" ] && ! runnable "$recorded"; then rm -f "${JHLTI_STATE:?}/tofu_binary"; fi
   if [ "${JHLTI_ENGINE:-}" = tofu ]; then
     bin="$(build_tofu)"
     why="JHLTI_ENGINE=tofu"

@@ -1,13 +1,14 @@
 /**
  * Pinned default images. `official` are the upstream images a real deployment pulls;
- * `local` are the stand-ins that `.ci/setup` builds from a debootstrapped Debian with the
+ * `local` are the stand-ins that `bin/setup` builds from a debootstrapped Debian with the
  * same contract, for machines that reach no container registry (CI, air-gapped sites).
  */
+import { VERSIONS } from '../versions';
 import type { CourseConfig } from './schema';
 
 /** The JupyterHub version the hub image and the notebook images' singleuser server share. */
-export const JUPYTERHUB_VERSION = '5.5.4';
-export const CHP_VERSION = '5.3.0';
+export const JUPYTERHUB_VERSION = VERSIONS.jupyterhub;
+export const CHP_VERSION = VERSIONS.configurableHttpProxy;
 
 export type ImageProfile = 'official' | 'local';
 

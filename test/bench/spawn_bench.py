@@ -562,8 +562,8 @@ def main() -> int:
             RESULTS["deploy_seconds"] = time.monotonic() - t0
             RESULTS["deploy_health_seconds"] = bench.wait_for_hub()
         bench.consumer = Lti11Consumer(bench.stack.output("lti11_launch_url"),
-                                       bench.stack.output("lti11_consumer_key", raw=False),
-                                       bench.stack.output("lti11_shared_secret", raw=False))
+                                       bench.stack.output("lti11_consumer_key"),
+                                       bench.stack.output("lti11_shared_secret"))
         with harness.timed("warm-up launch"):
             warm = User(bench, "warmup")
             RESULTS["warmup_seconds"] = warm.launch_until_ready()

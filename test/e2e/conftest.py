@@ -3,7 +3,7 @@ cdktf CLI and Terraform, then drives it like an LMS, a browser and a terminal wo
 
     .venv/bin/python -m pytest test/e2e -q -x
 
-Needs the offline toolchain (.ci/setup/all.sh): a Docker engine, the stand-in base images,
+Needs the offline toolchain (bin/setup/all.sh): a Docker engine, the stand-in base images,
 TERRAFORM_BINARY_NAME and TF_CLI_CONFIG_FILE in the environment. A missing prerequisite fails
 the tier. Everything of a previous run (containers, networks and volumes named jhlti-e2e-*,
 .gen/e2e) is removed first, and again after a failure (JHLTI_E2E_KEEP=1 keeps a failed stack

@@ -21,10 +21,11 @@ WORK_DIR = ROOT / ".gen" / ENV  # config, test CA, cdktf output and Terraform st
 OUTDIR = WORK_DIR / "cdktf.out"
 STACK_DIR = OUTDIR / "stacks" / ENV
 STATE_FILE = WORK_DIR / "state" / f"{ENV}.tfstate"  # the stack's local backend: ../../../state/<env>.tfstate
+VERSIONS = json.loads((ROOT / "images" / "versions.json").read_text())  # the project's pins
 STAND_IN_IMAGES = [
-    "localhost/jhlti-stand-in/jupyterhub:5.5.4",
-    "localhost/jhlti-stand-in/configurable-http-proxy:5.3.0",
-    "localhost/jhlti-stand-in/base-notebook:hub-5.5.4",
+    f"localhost/jhlti-stand-in/jupyterhub:{VERSIONS['jupyterhub']}",
+    f"localhost/jhlti-stand-in/configurable-http-proxy:{VERSIONS['configurableHttpProxy']}",
+    f"localhost/jhlti-stand-in/base-notebook:hub-{VERSIONS['jupyterhub']}",
 ]
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
@@ -104,13 +105,13 @@ def prerequisite_problems() -> list[str]:
     """Everything the tier needs; any problem fails the tier (never a skip)."""
     problems = []
     if not shutil.which("docker"):
-        problems.append("docker CLI not on PATH (run .ci/setup/all.sh)")
+        problems.append("docker CLI not on PATH (run bin/setup/all.sh)")
     elif run(["docker", "version", "--format", "{{.Server.Version}}"], check=False, quiet=True).returncode != 0:
-        problems.append("no Docker engine answers (run .ci/setup/all.sh, which starts one)")
+        problems.append("no Docker engine answers (run bin/setup/all.sh, which starts one)")
     else:
         for image in STAND_IN_IMAGES:
             if run(["docker", "image", "inspect", image], check=False, quiet=True).returncode != 0:
-                problems.append(f"stand-in base image {image} missing (run .ci/setup/all.sh)")
+                problems.append(f"stand-in base image {image} missing (run bin/setup/all.sh)")
     tf = os.environ.get("TERRAFORM_BINARY_NAME")
     if not tf:
         problems.append("TERRAFORM_BINARY_NAME is not set (source ~/.cache/jupyterhub-lti-stack/env.sh)")
@@ -126,35 +127,36 @@ def prerequisite_problems() -> list[str]:
     return problems
 
 
+CLI = ROOT / "lib" / "bin" / "jupyterhub-lti-stack.js"  # the package's operator CLI (npm run build)
+
+
 class Stack:
-    """The `e2e` environment, deployed with `cdktf deploy` into its own output directory."""
+    """The `e2e` environment, deployed, destroyed and read through the package's own CLI
+    (bin/jupyterhub-lti-stack.ts, as `npm run deploy` etc. run it) into its own output directory."""
 
     def __init__(self, config_file: Path):
         self.config_file = config_file
         self.terraform = os.environ.get("TERRAFORM_BINARY_NAME", "terraform")
 
     def env(self, **extra: str) -> dict:
-        env = {
-            **os.environ,
-            "CHECKPOINT_DISABLE": "1",
-            "CI": "1",
-            "JHLTI_CONFIG": str(self.config_file),
-            "JHLTI_BASE_IMAGES": "local",
-        }
+        env = {**os.environ, "CHECKPOINT_DISABLE": "1", "CI": "1"}
         if HOST_CA_BUNDLE.is_file():
             env["JHLTI_CA_BUNDLE"] = str(HOST_CA_BUNDLE)
-        env.pop("JHLTI_PURGE_DATA", None)
+        for name in ("JHLTI_PURGE_DATA", "JHLTI_CONFIG", "JHLTI_BASE_IMAGES", "CDKTF_OUTDIR"):
+            env.pop(name, None)
         env.update(extra)
         return env
 
-    def cdktf(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
-        return run(["npx", "cdktf", *args, "--output", str(OUTDIR)], env=self.env(**extra_env))
+    def cli(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+        """The CLI as an operator runs it; the toolchain is prepared by test/run already."""
+        return run(["node", str(CLI), *args, "--config", str(self.config_file), "--output", str(OUTDIR),
+                    "--base-images", "local", "--skip-setup"], env=self.env(**extra_env))
 
     def deploy(self) -> None:
-        self.cdktf("deploy", ENV, "--auto-approve", "--skip-provider-lock")
+        self.cli("deploy", ENV)
 
     def synth(self, **extra_env: str) -> None:
-        self.cdktf("synth", **extra_env)
+        self.cli("synth", **extra_env)
 
     def tf(self, *args: str, check: bool = True, quiet: bool = False, **extra_env) -> subprocess.CompletedProcess:
         return run([self.terraform, f"-chdir={STACK_DIR}", *args], env=self.env(**extra_env), check=check, quiet=quiet)
@@ -175,39 +177,21 @@ class Stack:
         shown = json.loads(self.tf("show", "-json", "e2e.tfplan", quiet=True).stdout)
         return [c for c in shown.get("resource_changes", []) if c["change"]["actions"] != ["no-op"]]
 
-    def output(self, name: str, raw: bool = True) -> str:
-        if raw:
-            return self.tf("output", "-raw", name, quiet=True).stdout
-        return json.loads(self.tf("output", "-json", name, quiet=True).stdout)
+    def outputs(self, *, secrets: bool = False) -> dict:
+        """`outputs e2e --json [--show-secrets]` of the CLI."""
+        args = ["outputs", ENV, "--json"] + (["--show-secrets"] if secrets else [])
+        return json.loads(self.cli(*args).stdout)
+
+    def output(self, name: str) -> str:
+        return self.outputs(secrets=True)[name]
 
     def state_list(self) -> list[str]:
         return self.tf("state", "list", quiet=True).stdout.split()
 
-    def remove_user_servers(self) -> list[str]:
-        """DockerSpawner's containers are not in the state but sit on the stack's network."""
-        servers = [n for n in names("container") if n.startswith(f"{PREFIX}-nb-")]
-        if servers:
-            docker("rm", "-f", *servers)
-        return servers
-
     def destroy(self, *, purge: bool) -> None:
-        """What `.ci/stack destroy e2e [--purge]` does: user servers first (they hold the
-        network), then without --purge the protected data volumes leave the state, so
-        destroy removes everything else and the volumes survive for the next deploy."""
-        self.synth(**({"JHLTI_PURGE_DATA": "1"} if purge else {}))
-        self.init()
-        self.remove_user_servers()
-        if not purge:
-            for address in self.state_list():
-                if address.startswith("docker_volume."):
-                    say(f"    keeping {address}")
-                    self.tf("state", "rm", address, quiet=True)
-        extra = {"JHLTI_PURGE_DATA": "1"} if purge else {}
-        self.cdktf("destroy", ENV, "--auto-approve", "--skip-provider-lock", **extra)
-        if purge:  # the users' home volumes are DockerSpawner's, not in the state
-            homes = [v for v in names("volume") if v.startswith(f"{PREFIX}-home-")]
-            if homes:
-                docker("volume", "rm", *homes)
+        """`destroy e2e [--purge]` of the CLI: user servers first (they hold the network), then
+        without --purge the protected data volumes leave the state and survive."""
+        self.cli("destroy", ENV, *(["--purge"] if purge else []))
 
 
 def wipe_everything(*, keep_work_dir: bool = False) -> None:

@@ -19,11 +19,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from harness import docker, say
+from harness import STAND_IN_IMAGES, docker, say
 from lti_platform import Lti13Platform, _new_key
 from stack_config import LTI13_CLIENT_ID, LTI13_DEPLOYMENT_ID, LTI13_ISSUER, PLATFORM_HOST, PLATFORM_URL, PREFIX
 
-SERVER_IMAGE = "localhost/jhlti-stand-in/jupyterhub:5.5.4"  # has python3
+SERVER_IMAGE = STAND_IN_IMAGES[0]  # the jupyterhub stand-in has python3
 
 # Serves the files of /platform/www (just "jwks") over HTTPS on 443 of the container.
 JWKS_SERVER = """\

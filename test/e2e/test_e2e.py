@@ -87,8 +87,8 @@ def test_1_deploy_cold(e2e):
 
 
 def test_2_launches(e2e):
-    key = e2e.stack.output("lti11_consumer_key", raw=False)
-    secret = e2e.stack.output("lti11_shared_secret", raw=False)
+    key = e2e.stack.output("lti11_consumer_key")
+    secret = e2e.stack.output("lti11_shared_secret")
     consumer = Lti11Consumer(e2e.stack.output("lti11_launch_url"), key, secret)
     contexts = {c.id: c.context for c in e2e.courses}
     images = {c["id"]: c["image"] for c in stack_json(e2e)["courses"]}

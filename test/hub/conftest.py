@@ -24,8 +24,8 @@ HUB_CONFIG = HUB_DIR / "jupyterhub_config.py"
 CHP = ROOT / ".venv" / "chp" / "node_modules" / ".bin" / "configurable-http-proxy"
 # images/hub is a Docker build context whose content hash Terraform tracks: keep it free of
 # __pycache__ both in this process and in the hub subprocess (PYTHONDONTWRITEBYTECODE below).
+# The jupyterhub_lti_stack package itself is installed (editable) by setup-venv.sh.
 sys.dont_write_bytecode = True
-sys.path.insert(0, str(HUB_DIR))
 
 from jupyterhub_lti_stack.contract import SECRET_FILES  # noqa: E402
 from jupyterhub_lti_stack.stack import parse_stack, required_secrets  # noqa: E402
@@ -163,7 +163,7 @@ def hub(tmp_path_factory) -> Hub:
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": os.pathsep.join([str(HUB_DIR), str(Path(__file__).parent)]),
+        "PYTHONPATH": str(Path(__file__).parent),  # standin_spawner
         "PYTHONDONTWRITEBYTECODE": "1",
         "JHLTI_STACK_FILE": str(tmp / "stack.json"),
         "JHLTI_SECRETS_DIR": str(secret_dir),

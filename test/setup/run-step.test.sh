@@ -6,13 +6,13 @@
 # and bash ignores errexit inside any command of such a list (subshells and functions
 # included), so a step that only did `( set -e; "$@" )` went on after its first failure.
 #
-#   bash test/setup/run-step.test.sh [LIB]    LIB: the lib.sh to test (default .ci/setup/lib.sh)
+#   bash test/setup/run-step.test.sh [LIB]    LIB: the lib.sh to test (default bin/setup/lib.sh)
 #
 # Runs in a temporary JHLTI_CACHE; prints TAP ("ok N - ...", "not ok N - ...") on stdout and
 # the steps' own log on stderr; exits 1 when a check fails. Run by the lint tier of test/run.
 set -uo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-lib="${1:-$repo/.ci/setup/lib.sh}"
+lib="${1:-$repo/bin/setup/lib.sh}"
 [ -f "$lib" ] || { echo "Bail out! no lib.sh at $lib"; exit 1; }
 
 JHLTI_TEST_TMP="$(mktemp -d)" || { echo "Bail out! mktemp failed"; exit 1; }
@@ -22,7 +22,7 @@ trap 'rm -rf "${JHLTI_TEST_TMP:?}"' EXIT
 export JHLTI_TEST_TMP
 export JHLTI_CACHE="$JHLTI_TEST_TMP/cache"
 unset JHLTI_RUN_ID JHLTI_STEP_FILES
-# shellcheck source=../../.ci/setup/lib.sh
+# shellcheck source=../../bin/setup/lib.sh
 . "$lib"
 # Everything run_step does in this script goes to this file (and, on failure, to stderr).
 steplog="$JHLTI_TEST_TMP/steps.log"
@@ -150,7 +150,7 @@ check "run_step as an if condition: the step did not go on" absent "$JHLTI_TEST_
 check "run_step in a subshell without errexit, in an || list: the step fails" is "$?" 0
 check "... and did not go on" absent "$JHLTI_TEST_TMP/marker-first-fails"
 
-# A step function from a step file, registered the way .ci/setup/*.sh register theirs.
+# A step function from a step file, registered the way bin/setup/*.sh register theirs.
 cat >"$JHLTI_TEST_TMP/step-file.sh" <<'EOF'
 # shellcheck shell=bash
 step_from_file() {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { README_FILE, generatedFiles, renderedReadme } from '../../constructs/generate';
+import { CONTRACT_DOC, README_FILE, generatedFiles, renderedContractDoc, renderedReadme } from '../../constructs/generate';
 import { REPO } from './helpers';
 
 describe('generated files are current (run `npm run generate` after changing the schema or the contract)', () => {
@@ -10,5 +10,9 @@ describe('generated files are current (run `npm run generate` after changing the
   test('README config reference', () => {
     const readme = readFileSync(README_FILE, 'utf8');
     expect(readme).toBe(renderedReadme(readme));
+  });
+  test('images/CONTRACT.md contract values', () => {
+    const doc = readFileSync(CONTRACT_DOC, 'utf8');
+    expect(doc).toBe(renderedContractDoc(doc));
   });
 });

@@ -145,9 +145,11 @@ class LtiStackAuthenticator(LTI13Authenticator):
     async def run_post_auth_hook(self, handler, auth_model):
         """Add the launch's course groups to the user's memberships, keeping all others.
 
-        Groups are not delegated to JupyterHub's ``manage_groups`` (that would replace a
-        user's groups with those of the latest launch, and lock the group API that
-        nbgrader's formgrader uses to add students).
+        Groups are not delegated to JupyterHub's ``manage_groups``, the public hook for it:
+        that syncs a user's groups to the latest login's list, and JupyterHub refuses
+        ``load_groups`` with it ("Group management has been offloaded to the authenticator"),
+        which the stack needs so that course groups, their roles and the grader accounts exist
+        before anyone launches (checked against JupyterHub 5.5).
         """
         auth_model = await super().run_post_auth_hook(handler, auth_model)
         launch = auth_model["auth_state"]["jhlti"]

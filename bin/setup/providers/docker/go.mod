@@ -1,4 +1,4 @@
-// Wrapper module: builds the docker provider from its Go module (see .ci/setup/providers.sh).
+// Wrapper module: builds the docker provider from its Go module (see bin/setup/providers.sh).
 // The provider's go.mod declares "github.com/terraform-providers/terraform-provider-docker"; its repository (and so the module proxy)
 // serves it as "github.com/kreuzwerker/terraform-provider-docker". The replace maps one onto the other at the pinned commit.
 module jupyterhub-lti-stack.local/setup/provider-docker

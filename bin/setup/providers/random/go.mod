@@ -1,4 +1,4 @@
-// Wrapper module: builds the random provider from its Go module (see .ci/setup/providers.sh).
+// Wrapper module: builds the random provider from its Go module (see bin/setup/providers.sh).
 // The provider's go.mod declares "github.com/terraform-providers/terraform-provider-random", and the
 // module proxy serves the pinned commit under that (old) name, so no replace is needed.
 module jupyterhub-lti-stack.local/setup/provider-random

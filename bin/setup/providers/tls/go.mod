@@ -1,4 +1,4 @@
-// Wrapper module: builds the tls provider from its Go module (see .ci/setup/providers.sh).
+// Wrapper module: builds the tls provider from its Go module (see bin/setup/providers.sh).
 // Its go.mod declares the same path as its repository, so no replace is needed.
 module jupyterhub-lti-stack.local/setup/provider-tls
 

@@ -1,0 +1,324 @@
+#!/usr/bin/env node
+/**
+ * The operator CLI: deploy, diff, destroy and show one environment of a config, with the
+ * toolchain the project's setup prepares (an offline machine needs it; see README).
+ *
+ *   jupyterhub-lti-stack setup
+ *   jupyterhub-lti-stack synth   [--config FILE]
+ *   jupyterhub-lti-stack diff    <env> [--config FILE]
+ *   jupyterhub-lti-stack deploy  <env> [--config FILE]
+ *   jupyterhub-lti-stack destroy <env> [--config FILE] [--purge]
+ *   jupyterhub-lti-stack outputs <env> [--show-secrets] [--json]
+ */
+import { spawnSync, SpawnSyncOptions } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
+import { PACKAGE_ROOT } from '../constructs/built-image';
+import { LABELS } from '../constructs/contract';
+import { StackNames } from '../constructs/naming';
+
+const USAGE = `usage: jupyterhub-lti-stack <command> [environment] [options]
+
+commands:
+  setup              prepare the toolchain: Docker engine, Terraform or OpenTofu, the providers
+                     in a local mirror, the local stand-in base images (offline machines)
+  synth              synthesize every environment of the config into the output directory
+  diff <env>         plan one environment (what a deploy would change)
+  deploy <env>       deploy one environment, wait until its hub answers, print its LMS values
+  destroy <env>      remove one environment and its users' servers; data volumes stay
+                     unless --purge (the next deploy reattaches them)
+  outputs <env>      the environment's LMS registration values
+
+options:
+  --config FILE      config file (default: $JHLTI_CONFIG, else the embedded demo)
+  --output DIR       cdktf output directory (default: cdktf.out)
+  --base-images P    "official" (pinned upstream images) or "local" (the stand-ins of setup);
+                     default $JHLTI_BASE_IMAGES, "local" for the embedded demo
+  --purge            destroy: also delete hub DB, exchange, course and home volumes
+  --show-secrets     outputs: include the sensitive values
+  --json             outputs: as JSON
+  --skip-setup       do not run the toolchain setup first (it is fast when done already)
+`;
+
+export class UsageError extends Error {}
+
+/** Debian's and Ubuntu's system trust store. */
+const HOST_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+
+export interface Options {
+  readonly command: string;
+  readonly environment?: string;
+  readonly config?: string;
+  readonly output: string;
+  readonly baseImages?: string;
+  readonly purge: boolean;
+  readonly showSecrets: boolean;
+  readonly json: boolean;
+  readonly skipSetup: boolean;
+}
+
+const COMMANDS: Record<string, { readonly env: boolean; readonly setup: readonly string[] }> = {
+  setup: { env: false, setup: ['engine', 'terraform', 'providers', 'base-images', 'env'] },
+  synth: { env: false, setup: [] },
+  diff: { env: true, setup: ['engine', 'terraform', 'providers', 'env'] },
+  deploy: { env: true, setup: ['engine', 'terraform', 'providers', 'env'] },
+  destroy: { env: true, setup: ['engine', 'terraform', 'providers', 'env'] },
+  outputs: { env: true, setup: [] },
+};
+
+export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = process.env): Options {
+  const positional: string[] = [];
+  const flags = new Set<string>();
+  const values: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--config' || a === '--output' || a === '--base-images') {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
+      values[a] = v;
+    } else if (['--purge', '--show-secrets', '--json', '--skip-setup', '--help', '-h'].includes(a)) {
+      flags.add(a);
+    } else if (a.startsWith('-')) {
+      throw new UsageError(`unknown option ${a}`);
+    } else {
+      positional.push(a);
+    }
+  }
+  if (flags.has('--help') || flags.has('-h')) throw new UsageError('');
+  const [command, environment, ...rest] = positional;
+  if (command === undefined) throw new UsageError('no command given');
+  const spec = COMMANDS[command];
+  if (spec === undefined) throw new UsageError(`unknown command "${command}"`);
+  if (spec.env && environment === undefined) throw new UsageError(`${command} needs an environment name, e.g. "${command} demo"`);
+  if ((!spec.env && environment !== undefined) || rest.length > 0) throw new UsageError(`unexpected argument "${spec.env ? rest[0] : environment}"`);
+  if (flags.has('--purge') && command !== 'destroy') throw new UsageError('--purge only goes with destroy');
+  if ((flags.has('--show-secrets') || flags.has('--json')) && command !== 'outputs') throw new UsageError('--show-secrets and --json only go with outputs');
+  const baseImages = values['--base-images'] ?? environ.JHLTI_BASE_IMAGES;
+  if (baseImages !== undefined && baseImages !== '' && baseImages !== 'official' && baseImages !== 'local') {
+    throw new UsageError(`--base-images must be "official" or "local", got "${baseImages}"`);
+  }
+  return {
+    command,
+    environment,
+    config: values['--config'] ?? (environ.JHLTI_CONFIG || undefined),
+    output: values['--output'] ?? environ.CDKTF_OUTDIR ?? 'cdktf.out',
+    baseImages: baseImages || undefined,
+    purge: flags.has('--purge'),
+    showSecrets: flags.has('--show-secrets'),
+    json: flags.has('--json'),
+    skipSetup: flags.has('--skip-setup') || environ.JHLTI_SKIP_SETUP === '1',
+  };
+}
+
+/** The variables of the setup's env.sh (`export K='V'` lines), for commands that run Terraform. */
+export function readToolchainEnv(file: string): Record<string, string> {
+  if (!existsSync(file)) return {};
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^export ([A-Z_][A-Z0-9_]*)='([^']*)'$/.exec(line) ?? /^export ([A-Z_][A-Z0-9_]*)=(\S*)$/.exec(line);
+    if (m) env[m[1]] = m[2];
+  }
+  return env;
+}
+
+/** Where the operator ran the command: `npm run` moves to the package root but says so in INIT_CWD. */
+function invocationDir(): string {
+  return process.env.INIT_CWD || process.cwd();
+}
+
+class Cli {
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly cache: string;
+
+  constructor(private readonly o: Options) {
+    this.cache = process.env.JHLTI_CACHE || join(homedir(), '.cache', 'jupyterhub-lti-stack');
+    const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: '1', CDKTF_OUTDIR: this.outdir };
+    if (o.config !== undefined) env.JHLTI_CONFIG = resolve(invocationDir(), o.config);
+    else delete env.JHLTI_CONFIG;
+    // The embedded demo runs on any machine: local stand-in images.
+    const baseImages = o.baseImages ?? (o.config === undefined ? 'local' : undefined);
+    if (baseImages !== undefined) env.JHLTI_BASE_IMAGES = baseImages;
+    // pip inside image builds trusts what this host trusts (a TLS-intercepting proxy's CA
+    // included), unless JHLTI_CA_BUNDLE says otherwise ("" for the images' own trust store).
+    if (env.JHLTI_CA_BUNDLE === undefined && existsSync(HOST_CA_BUNDLE)) env.JHLTI_CA_BUNDLE = HOST_CA_BUNDLE;
+    this.env = env;
+  }
+
+  get outdir(): string {
+    return isAbsolute(this.o.output) ? this.o.output : resolve(invocationDir(), this.o.output);
+  }
+
+  get stackDir(): string {
+    return join(this.outdir, 'stacks', this.o.environment as string);
+  }
+
+  run(): number {
+    const spec = COMMANDS[this.o.command];
+    const steps = [...spec.setup];
+    if (this.o.command !== 'setup' && this.env.JHLTI_BASE_IMAGES === 'local' && steps.length > 0) steps.splice(steps.indexOf('env'), 0, 'base-images');
+    if (this.o.command === 'setup' || (steps.length > 0 && !this.o.skipSetup)) this.setup(steps);
+    // Terraform, its CLI config (the provider mirror) and OpenTofu as the setup recorded them.
+    for (const [k, v] of Object.entries(readToolchainEnv(join(this.cache, 'env.sh')))) if (!this.env[k]) this.env[k] = v;
+    switch (this.o.command) {
+      case 'setup':
+        return 0;
+      case 'synth':
+        this.cdktf('synth');
+        this.say(`synthesized into ${this.outdir}/stacks/`);
+        return 0;
+      case 'diff':
+        return this.cdktf('diff', this.o.environment as string, '--skip-provider-lock');
+      case 'deploy':
+        return this.deploy();
+      case 'destroy':
+        return this.destroy();
+      case 'outputs':
+        return this.outputs();
+    }
+    throw new UsageError(`unknown command "${this.o.command}"`);
+  }
+
+  private say(message: string): void {
+    process.stderr.write(`==> ${message}\n`);
+  }
+
+  private exec(cmd: string, args: readonly string[], options: SpawnSyncOptions & { check?: boolean } = {}): { status: number; stdout: string } {
+    const r = spawnSync(cmd, args, { env: this.env, stdio: 'inherit', encoding: 'utf8', ...options });
+    if (r.error) throw new Error(`cannot run ${cmd}: ${r.error.message}`);
+    const status = r.status ?? 1;
+    if (status !== 0 && options.check !== false) throw new CommandFailed(`${[cmd, ...args].join(' ')} exited with ${status}`, status);
+    return { status, stdout: typeof r.stdout === 'string' ? r.stdout : '' };
+  }
+
+  private setup(steps: readonly string[]): void {
+    this.exec('bash', [join(PACKAGE_ROOT, 'bin', 'setup', 'all.sh')], { env: { ...this.env, JHLTI_SETUP_STEPS: steps.join(' ') } });
+  }
+
+  private cdktfBinary(): string {
+    try {
+      const pkg = require.resolve('cdktf-cli/package.json', { paths: [process.cwd(), PACKAGE_ROOT] });
+      return join(pkg, '..', 'bundle', 'bin', 'cdktf');
+    } catch {
+      throw new Error('the cdktf CLI is missing: install it in this project (npm install --save-dev cdktf-cli@0.21.0)');
+    }
+  }
+
+  private cdktf(...args: string[]): number {
+    return this.exec(process.execPath, [this.cdktfBinary(), ...args, '--output', this.outdir]).status;
+  }
+
+  private terraform(args: readonly string[], options: SpawnSyncOptions & { check?: boolean } = {}): { status: number; stdout: string } {
+    return this.exec(this.env.TERRAFORM_BINARY_NAME || 'terraform', [`-chdir=${this.stackDir}`, ...args], options);
+  }
+
+  private deploy(): number {
+    const env = this.o.environment as string;
+    this.say(`deploy ${env} (config: ${this.env.JHLTI_CONFIG ?? 'embedded demo'}, base images: ${this.env.JHLTI_BASE_IMAGES || 'official'})`);
+    const t0 = Date.now();
+    this.cdktf('deploy', env, '--auto-approve', '--skip-provider-lock');
+    this.say(`deployed ${env} in ${Math.round((Date.now() - t0) / 1000)} s; LMS registration values (outputs ${env} --show-secrets for the secrets):`);
+    this.terraform(['output']);
+    return 0;
+  }
+
+  private destroy(): number {
+    const env = this.o.environment as string;
+    const names = new StackNames(env);
+    const purge = this.o.purge;
+    if (purge) this.env.JHLTI_PURGE_DATA = '1';
+    else delete this.env.JHLTI_PURGE_DATA;
+    this.cdktf('synth');
+    this.terraform(['init', '-input=false'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // DockerSpawner's user servers are not in the state but sit on the stack's users network,
+    // whose removal would fail while they run; their home volumes stay (unless --purge).
+    const servers = this.docker(['ps', '-aq', '--filter', `name=^${names.userServerTemplate.replace('{username}', '')}`]);
+    if (servers.length > 0) {
+      this.say(`removing the ${servers.length} user server(s) of ${env}`);
+      this.exec('docker', ['rm', '-f', ...servers], { stdio: ['ignore', 'ignore', 'inherit'] });
+    }
+    if (!purge) {
+      // Data volumes are protected (prevent_destroy): forget them, so destroy removes everything
+      // else and a later deploy adopts the same volumes with their data.
+      const state = this.terraform(['state', 'list'], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout.split('\n');
+      for (const address of state.filter((a) => a.startsWith('docker_volume.'))) {
+        this.say(`keeping ${address} (its Docker volume stays; deploy again to reattach it)`);
+        this.terraform(['state', 'rm', address], { stdio: ['ignore', 'ignore', 'inherit'] });
+      }
+    } else {
+      this.say(`destroy ${env} including its data volumes (--purge)`);
+    }
+    this.cdktf('destroy', env, '--auto-approve', '--skip-provider-lock');
+    if (purge) {
+      // The users' homes are DockerSpawner's (not in the state); data volumes an earlier destroy
+      // kept are not in the state either: both go by name and by the stack's label.
+      const homes = this.docker(['volume', 'ls', '-q', '--filter', `name=^${names.homeVolumeTemplate.replace('{username}', '')}`]);
+      const kept = this.docker(['volume', 'ls', '-q', '--filter', `label=${LABELS.environment}=${env}`]);
+      const volumes = [...new Set([...homes, ...kept])].filter((v) => v.startsWith(`${names.prefix}-`));
+      if (volumes.length > 0) {
+        this.say(`removing ${volumes.length} volume(s) of ${env}: ${volumes.join(' ')}`);
+        this.exec('docker', ['volume', 'rm', ...volumes], { stdio: ['ignore', 'ignore', 'inherit'] });
+      }
+    }
+    return 0;
+  }
+
+  private docker(args: readonly string[]): string[] {
+    return this.exec('docker', args, { stdio: ['ignore', 'pipe', 'inherit'] })
+      .stdout.split('\n')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+  }
+
+  private outputs(): number {
+    if (!existsSync(join(this.stackDir, 'cdk.tf.json'))) this.cdktf('synth');
+    this.terraform(['init', '-input=false'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (!this.o.json && !this.o.showSecrets) {
+      this.terraform(['output']);
+      return 0;
+    }
+    const raw = JSON.parse(this.terraform(['output', '-json'], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout) as Record<string, { value: unknown; sensitive: boolean }>;
+    const shown = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v.sensitive && !this.o.showSecrets ? '(sensitive: add --show-secrets)' : v.value]));
+    const text = Object.entries(shown).map(([k, v]) => `${k} = ${typeof v === 'string' ? v.trimEnd() : JSON.stringify(v)}`);
+    process.stdout.write(this.o.json ? `${JSON.stringify(shown, null, 2)}\n` : `${text.join('\n')}\n`);
+    return 0;
+  }
+}
+
+class CommandFailed extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+  }
+}
+
+export function main(argv: readonly string[]): number {
+  let options: Options;
+  try {
+    options = parseArgs(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      if (e.message === '') {
+        process.stdout.write(USAGE);
+        return 0;
+      }
+      process.stderr.write(`jupyterhub-lti-stack: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  try {
+    return new Cli(options).run();
+  } catch (e) {
+    if (e instanceof CommandFailed) {
+      process.stderr.write(`jupyterhub-lti-stack: ${e.message}\n`);
+      return e.status;
+    }
+    process.stderr.write(`jupyterhub-lti-stack: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2));
