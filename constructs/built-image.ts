@@ -5,6 +5,7 @@ import { dirname, join, relative } from 'node:path';
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { AssetType, TerraformAsset } from 'cdktf';
 import { Construct } from 'constructs';
+import { IMAGE_LABEL_ARGS } from './contract';
 
 /**
  * The package's root directory: where images/ and bin/ are, from the TypeScript sources
@@ -88,12 +89,11 @@ export interface BuiltImageProps {
   /** Image name; receives the first 12 hex digits of the identity hash as its tag. */
   readonly name: (hash: string) => string;
   /**
-   * Image labels. They also make the image id unique to its owner: two images built alike
-   * (courses on the same base) would otherwise share one id, and a destroy that removes both
-   * in parallel fails on the second removal.
-   * @default - only the identity label
+   * Who the image belongs to, written into its labels by its Dockerfile (IMAGE_LABEL_ARGS). This
+   * also makes its id its own: two images built alike (courses on the same base) would otherwise
+   * share one id, and a destroy that removes both in parallel fails on the second removal.
    */
-  readonly labels?: Readonly<Record<string, string>>;
+  readonly owner: { readonly environment: string; readonly course?: string };
 }
 
 /**
@@ -109,7 +109,9 @@ export class BuiltImage extends Construct {
 
   constructor(scope: Construct, id: string, props: BuiltImageProps) {
     super(scope, id);
-    const args = Object.keys(props.buildArgs).sort().map((k) => `${k}=${props.buildArgs[k]}`);
+    const owned: Record<string, string> = { ...props.buildArgs, [IMAGE_LABEL_ARGS.environment]: props.owner.environment };
+    if (props.owner.course !== undefined) owned[IMAGE_LABEL_ARGS.course] = props.owner.course;
+    const args = Object.keys(owned).sort().map((k) => `${k}=${owned[k]}`);
     this.identityHash = createHash('sha256').update(props.context.contentHash).update('\0').update(args.join('\0')).digest('hex');
     this.name = props.name(this.identityHash);
     this.image = new Image(this, 'image', {
@@ -119,8 +121,7 @@ export class BuiltImage extends Construct {
       buildAttribute: {
         context: props.context.path,
         dockerfile: 'Dockerfile',
-        buildArgs: { ...props.buildArgs },
-        label: { 'org.jupyterhub-lti-stack.identity': this.identityHash, ...props.labels },
+        buildArgs: { ...owned, [IMAGE_LABEL_ARGS.identity]: this.identityHash },
         remove: true,
         forceRemove: true,
       },

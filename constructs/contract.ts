@@ -10,7 +10,7 @@
  */
 
 /** Version of stack.json and of this contract; the hub refuses any other. */
-export const CONTRACT_VERSION = 2;
+export const CONTRACT_VERSION = 3;
 
 /** Paths inside the stack's containers. */
 export const PATHS = {
@@ -22,6 +22,8 @@ export const PATHS = {
   hubDataDir: '/srv/jupyterhub/data',
   /** The hub's sqlite database file, on the hub data volume. */
   hubDatabase: '/srv/jupyterhub/data/jupyterhub.sqlite',
+  /** Used launch nonces and per-(user, course) launch records (grade passback), on the hub data volume. */
+  hubLaunchDb: '/srv/jupyterhub/data/jhlti-launches.sqlite',
   /** CA bundle the hub trusts for outgoing HTTPS (SSL_CERT_FILE), when configured. */
   hubOutgoingCa: '/srv/jupyterhub/outgoing-ca.pem',
   /** The uid-map volume in the hub (read-write). */
@@ -79,6 +81,16 @@ export function serviceTokenFile(courseId: string): string {
   return `service-token-${courseId}`;
 }
 
+/** Secret file holding one of the tool's LTI 1.3 signing keys (RSA private key, PEM). */
+export function signingKeyFile(name: string): string {
+  return `lti13-signing-key-${name}.pem`;
+}
+
+/** Names of the tool's signing keys (they name Terraform resources and secret files). */
+export const SIGNING_KEY_NAME_PATTERN = '^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,31}$';
+/** RSA size of generated signing keys (LTI 1.3 asks for RS256 with at least 2048 bits). */
+export const SIGNING_KEY_RSA_BITS = 2048;
+
 /** JupyterHub services the stack declares besides the course graders (course ids must differ). */
 export const BUILT_IN_SERVICES = { idleCuller: 'idle-culler' } as const;
 
@@ -93,6 +105,8 @@ export const URL_PATHS = {
   lti13Login: '/hub/lti13/oauth_login',
   lti13Callback: '/hub/lti13/oauth_callback',
   lti13Config: '/hub/lti13/config',
+  /** The tool's public keyset (its signing keys) for LTI 1.3 platforms. */
+  lti13Jwks: '/hub/lti13/jwks',
 } as const;
 
 /**
@@ -125,6 +139,17 @@ export const LABELS = {
   identity: 'org.jupyterhub-lti-stack.identity',
 } as const;
 
+/**
+ * Build arguments the images' Dockerfiles turn into their labels (environment, course, identity).
+ * The provider's classic builder drops labels given through the API, and images built alike
+ * would share one id (a parallel destroy then removes it twice and fails).
+ */
+export const IMAGE_LABEL_ARGS = {
+  environment: 'JHLTI_LABEL_ENVIRONMENT',
+  course: 'JHLTI_LABEL_COURSE',
+  identity: 'JHLTI_LABEL_IDENTITY',
+} as const;
+
 /** The contract as the images read it (snake_case keys, written by `npm run generate`). */
 export function contractDocument(stackSchema: unknown): Record<string, unknown> {
   return {
@@ -137,6 +162,7 @@ export function contractDocument(stackSchema: unknown): Record<string, unknown> 
     start_capabilities: [...START_CAPABILITIES],
     secret_files: snakeKeys(SECRET_FILES),
     service_token_file_template: serviceTokenFile('{course}'),
+    signing_key_file_template: signingKeyFile('{name}'),
     built_in_services: snakeKeys(BUILT_IN_SERVICES),
     url_paths: snakeKeys(URL_PATHS),
     patterns: { course_id: COURSE_ID_PATTERN, origin: ORIGIN_PATTERN },

@@ -3,7 +3,7 @@ import { Image } from '@cdktf/provider-docker/lib/image';
 import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { BuildContext, BuiltImage } from './built-image';
-import { LABELS, PATHS, PORTS } from './contract';
+import { PATHS, PORTS } from './contract';
 import { START_CAPABILITIES_ENGINE, containerDefaults, memoryMegabytes } from './container-defaults';
 import { DataVolume, IDataVolume } from './data-volume';
 import { StackNames } from './naming';
@@ -18,6 +18,8 @@ export interface ICourse {
   readonly imageName: string;
   readonly allowedImages: readonly string[];
   readonly graderUid: number;
+  /** Whether the course's scores go back to the LMS. */
+  readonly gradePassback: boolean;
   /** The grader service's URL as the hub reaches it. */
   readonly graderUrl: string;
   /** The hub user the formgrader acts as. */
@@ -58,6 +60,8 @@ export interface CourseProps {
   readonly allowedImages: readonly string[];
   /** Unix uid of the course's grader account. */
   readonly graderUid: number;
+  /** Send the course's scores back to the LMS. @default false */
+  readonly gradePassback?: boolean;
   /** API token of the course's grader service (sensitive). */
   readonly serviceToken: string;
 }
@@ -74,6 +78,7 @@ export class Course extends Construct implements ICourse {
   readonly contexts: readonly string[];
   readonly allowedImages: readonly string[];
   readonly graderUid: number;
+  readonly gradePassback: boolean;
   readonly graderUrl: string;
   readonly graderUser: string;
   readonly oauthClientId: string;
@@ -92,6 +97,7 @@ export class Course extends Construct implements ICourse {
     this.contexts = [...props.contexts];
     this.allowedImages = [...props.allowedImages];
     this.graderUid = props.graderUid;
+    this.gradePassback = props.gradePassback ?? false;
     this.graderUser = `grader-${courseId}`;
     this.oauthClientId = `service-${courseId}`;
     this.graderUrl = `http://${names.grader(courseId)}:${PORTS.notebook}`;
@@ -101,7 +107,7 @@ export class Course extends Construct implements ICourse {
       context: props.environment.notebookContext,
       buildArgs: { BASE_IMAGE: props.notebookBase },
       name: (hash) => names.notebookImage(courseId, hash),
-      labels: { [LABELS.environment]: names.environment, [LABELS.course]: courseId },
+      owner: { environment: names.environment, course: courseId },
     });
     this.allowedImageResources = props.allowedImages.map((ref, i) => new Image(this, `allowed-image-${i}`, { name: ref, keepLocally: true }));
     this.volume = new DataVolume(this, 'volume', { names, name: names.courseVolume(courseId), role: 'course', protect: props.environment.protectData });
@@ -124,6 +130,8 @@ export class Course extends Construct implements ICourse {
         // The grader-only nbgrader config (strict collect), also for `docker exec` shells.
         `JUPYTER_CONFIG_PATH=${PATHS.graderConfigDir}`,
         `JHLTI_COURSE_ID=${courseId}`,
+        // jhlti_passback posts the course's scores to the hub when grade passback is on.
+        `JHLTI_GRADE_PASSBACK=${this.gradePassback ? 1 : 0}`,
         `JUPYTERHUB_USER=${this.graderUser}`,
         `JUPYTERHUB_SERVICE_NAME=${courseId}`,
         `JUPYTERHUB_API_URL=http://${names.hub}:${PORTS.hub}/hub/api`,

@@ -2,7 +2,7 @@ import { TerraformOutput } from 'cdktf';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { BuildContext, IMAGES_DIR } from './built-image';
-import { CONTRACT_VERSION, PORTS, URL_PATHS, serviceTokenFile } from './contract';
+import { CONTRACT_VERSION, PORTS, URL_PATHS, serviceTokenFile, signingKeyFile } from './contract';
 import { ConfigError, ConfigIssue } from './config/errors';
 import { ImageProfile } from './config/images';
 import { toConfigIssues } from './config/issues';
@@ -52,6 +52,10 @@ export interface Lti13Options {
   readonly jwksUrl?: string;
   /** Accepted deployment ids. @default [] (any) */
   readonly deploymentIds?: readonly string[];
+  /** Platform OAuth2 token endpoint, for grade passback over AGS. @default - no LTI 1.3 grade passback */
+  readonly tokenUrl?: string;
+  /** Names of the tool's signing keys (generated; all in the JWKS, the first signs). @default ["1"] */
+  readonly signingKeys?: readonly string[];
   /** PEM CAs the hub trusts for its outgoing HTTPS, relative to `baseDir`. @default - the image's trust store */
   readonly platformCaBundle?: string;
 }
@@ -99,6 +103,8 @@ export interface CourseOptions {
   readonly allowedImages?: readonly string[];
   /** Unix uid of the course's grader account (1001-19999). @default derived from the course id */
   readonly graderUid?: number;
+  /** Send the course's nbgrader scores to the LMS after autograde. @default false */
+  readonly gradePassback?: boolean;
 }
 
 export interface TeachingEnvironmentProps extends TeachingEnvironmentSettings {
@@ -161,7 +167,7 @@ export class TeachingEnvironment extends Construct {
       hostname: settings.hostname,
       stackDir: props.stackDir ?? join(process.cwd(), 'cdktf.out', 'stacks', scopeStackId(this)),
     });
-    this.secrets = new HubSecrets(this, 'secrets', { lti11: settings.lti11.enabled });
+    this.secrets = new HubSecrets(this, 'secrets', { lti11: settings.lti11.enabled, signingKeys: settings.lti13.enabled ? settings.lti13.signingKeys : [] });
     this.exchange = new DataVolume(this, 'exchange', { names, name: names.exchange, role: 'exchange', protect: this.protectData });
     // Which uid each hub user's server runs as: written by the hub, read by graders to reject
     // submissions filed under another student's name. Never mounted into user servers.
@@ -230,6 +236,7 @@ export class TeachingEnvironment extends Construct {
       notebookBase: course.notebookBase,
       allowedImages: course.allowedImages,
       graderUid: course.graderUid,
+      gradePassback: course.gradePassback,
       serviceToken: this.secrets.addServiceToken(course.id),
     });
     this.coursesById.set(course.id, added);
@@ -258,6 +265,7 @@ export class TeachingEnvironment extends Construct {
       out('lti13_login_initiation_url', `${this.publicUrl}${URL_PATHS.lti13Login}`, 'LTI 1.3 OIDC login initiation URL.');
       out('lti13_redirect_url', `${this.publicUrl}${URL_PATHS.lti13Callback}`, 'LTI 1.3 redirect (launch) URL.');
       out('lti13_config_url', `${this.publicUrl}${URL_PATHS.lti13Config}`, 'LTI 1.3 tool configuration JSON (Canvas developer key "Enter URL").');
+      out('lti13_jwks_url', `${this.publicUrl}${URL_PATHS.lti13Jwks}`, "The tool's public keyset (JWKS URL / public keyset in the LMS registration).");
     }
   }
 
@@ -316,8 +324,10 @@ export class TeachingEnvironment extends Construct {
             authorize_url: s.lti13.authorizeUrl as string,
             jwks_url: s.lti13.jwksUrl as string,
             deployment_ids: s.lti13.deploymentIds,
+            token_url: s.lti13.tokenUrl ?? null,
+            signing_keys: s.lti13.signingKeys.map((name) => ({ name, secret_file: signingKeyFile(name) })),
           }
-        : { enabled: false, issuer: null, client_ids: [], authorize_url: null, jwks_url: null, deployment_ids: [] },
+        : { enabled: false, issuer: null, client_ids: [], authorize_url: null, jwks_url: null, deployment_ids: [], token_url: null, signing_keys: [] },
       frame_ancestors: s.embedding.mode === 'iframe' ? s.embedding.allowedOrigins : [],
       limits: { memory_bytes: memoryBytes(s.limits.memory), cpus: s.limits.cpus },
       idle_cull_seconds: s.idleCullSeconds,
@@ -330,6 +340,7 @@ export class TeachingEnvironment extends Construct {
         volume: c.volumeName,
         grader_url: c.graderUrl,
         grader_uid: c.graderUid,
+        grade_passback: c.gradePassback,
         grader_user: c.graderUser,
         oauth_client_id: c.oauthClientId,
         service_token_file: serviceTokenFile(c.courseId),

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BuildContext, BuiltImage, IMAGES_DIR } from './built-image';
-import { LABELS, PATHS, PORTS, URL_PATHS } from './contract';
+import { PATHS, PORTS, URL_PATHS } from './contract';
 import { containerDefaults } from './container-defaults';
 import { DataVolume, IDataVolume } from './data-volume';
 import { StackNames } from './naming';
@@ -65,7 +65,7 @@ export class Hub extends Construct {
       context,
       buildArgs: { BASE_IMAGE: props.baseImage },
       name: (hash) => names.hubImage(hash),
-      labels: { [LABELS.environment]: names.environment },
+      owner: { environment: names.environment },
     });
     this.dataVolume = new DataVolume(this, 'data', { names, name: names.hubData, role: 'hub-data', protect: props.protectData });
     // The CA bundle travels base64-encoded: a PEM file may carry comments Terraform would read as templates.

@@ -1,10 +1,16 @@
 import { Bytes } from '@cdktf/provider-random/lib/bytes';
+import { PrivateKey } from '@cdktf/provider-tls/lib/private-key';
 import { Construct } from 'constructs';
-import { SECRET_FILES, serviceTokenFile } from './contract';
+import { SECRET_FILES, SIGNING_KEY_RSA_BITS, serviceTokenFile, signingKeyFile } from './contract';
 
 export interface HubSecretsProps {
   /** Generate the LTI 1.1 consumer key and shared secret. */
   readonly lti11: boolean;
+  /**
+   * Names of the tool's LTI 1.3 signing keys to generate (RSA, tls provider), the signing one first.
+   * @default [] (no LTI 1.3)
+   */
+  readonly signingKeys?: readonly string[];
 }
 
 /** A secret file for the hub: its name under the secrets directory and its (sensitive) value. */
@@ -24,6 +30,8 @@ export class HubSecrets extends Construct {
   readonly idleCullerToken: string;
   readonly lti11ConsumerKey?: string;
   readonly lti11SharedSecret?: string;
+  /** The tool's signing keys by name (private key PEM is sensitive in Terraform). */
+  readonly signingKeys: ReadonlyMap<string, PrivateKey>;
   private readonly serviceTokens = new Map<string, string>();
 
   constructor(scope: Construct, id: string, props: HubSecretsProps) {
@@ -36,6 +44,10 @@ export class HubSecrets extends Construct {
       this.lti11ConsumerKey = this.hex('lti11-consumer-key');
       this.lti11SharedSecret = this.hex('lti11-shared-secret');
     }
+    // One resource per name: rotating adds and later removes keys, never regenerates one in place.
+    this.signingKeys = new Map(
+      (props.signingKeys ?? []).map((name) => [name, new PrivateKey(this, `signing-key-${name}`, { algorithm: 'RSA', rsaBits: SIGNING_KEY_RSA_BITS })]),
+    );
   }
 
   private hex(id: string): string {
@@ -61,6 +73,7 @@ export class HubSecrets extends Construct {
     if (this.lti11ConsumerKey !== undefined && this.lti11SharedSecret !== undefined) {
       files.push({ name: SECRET_FILES.lti11ConsumerKey, value: this.lti11ConsumerKey }, { name: SECRET_FILES.lti11SharedSecret, value: this.lti11SharedSecret });
     }
+    for (const [name, key] of this.signingKeys) files.push({ name: signingKeyFile(name), value: key.privateKeyPem });
     for (const [course, token] of this.serviceTokens) files.push({ name: serviceTokenFile(course), value: token });
     return files;
   }

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { terraformSafeJson } from './terraform-text';
+import { SIGNING_KEY_NAME_PATTERN } from './contract';
 import { COURSE_ID_PATTERN, CONTRACT_VERSION, GRADER_UID_MAX, GRADER_UID_MIN, MIN_CPUS, MIN_MEMORY_BYTES, ORIGIN_PATTERN } from './contract';
 
 const nonEmpty = z.string().min(1);
@@ -23,6 +24,7 @@ const StackCourseSchema = z.strictObject({
   volume: dockerName.describe('course volume (mounted in the grader only)'),
   grader_url: httpUrl.describe("URL of the course's grader service, from the hub"),
   grader_uid: z.int().min(GRADER_UID_MIN).max(GRADER_UID_MAX),
+  grade_passback: z.boolean().describe("send this course's nbgrader scores to the LMS"),
   grader_user: nonEmpty.describe('hub user the formgrader acts as (reserved: no launch may use it)'),
   oauth_client_id: nonEmpty.describe("the grader service's OAuth client id"),
   service_token_file: nonEmpty.describe("secret file with the grader service's API token"),
@@ -50,6 +52,11 @@ export const StackFileSchema = z.strictObject({
       authorize_url: httpUrl,
       jwks_url: httpUrl,
       deployment_ids: z.array(nonEmpty).describe('accepted deployment ids; empty: any'),
+      token_url: httpUrl.nullable().describe("the platform's OAuth2 token endpoint (AGS); null: no grade passback over LTI 1.3"),
+      signing_keys: z
+        .array(z.strictObject({ name: z.string().regex(new RegExp(SIGNING_KEY_NAME_PATTERN)), secret_file: nonEmpty }))
+        .min(1)
+        .describe("the tool's RSA signing keys, all in its JWKS; the first signs"),
     }),
     z.strictObject({
       enabled: z.literal(false),
@@ -58,6 +65,8 @@ export const StackFileSchema = z.strictObject({
       authorize_url: z.null(),
       jwks_url: z.null(),
       deployment_ids: z.array(nonEmpty).max(0),
+      token_url: z.null(),
+      signing_keys: z.array(z.never()).max(0),
     }),
   ]),
   frame_ancestors: z.array(z.string().regex(new RegExp(ORIGIN_PATTERN))).describe('LMS origins allowed to frame the tool; empty: none'),

@@ -210,6 +210,10 @@ export class CourseRules {
     }
     this.uids.set(uid, course.id);
 
+    if (course.gradePassback && this.env.lti13.enabled && this.env.lti13.tokenUrl === undefined) {
+      add(`${cat}.gradePassback`, "grade passback over LTI 1.3 needs lti13.tokenUrl (the platform's OAuth2 token endpoint); set it, or turn gradePassback off", true);
+    }
+
     const profile = this.env.imageProfile;
     const flavour = notebookFlavour(course.kernels);
     let notebookBase = course.notebookBase ?? PROFILES[profile].notebook[flavour];

@@ -2,9 +2,10 @@
 # Deployment facts come from stack.json and the secrets directory written by Terraform; paths and
 # file names from the contract both sides share (images/CONTRACT.md); the logic lives in the
 # jupyterhub_lti_stack package.
-from jupyterhub_lti_stack import hub
+from jupyterhub_lti_stack import hub, passback
 from jupyterhub_lti_stack.auth import LtiStackAuthenticator
 from jupyterhub_lti_stack.contract import PATHS, SECRET_FILES, START_CAPABILITIES
+from jupyterhub_lti_stack.keys import load_signing_keys
 from jupyterhub_lti_stack.spawner import CourseDockerSpawner
 from jupyterhub_lti_stack.stack import load_secrets, load_stack
 
@@ -44,6 +45,12 @@ if stack.lti13.enabled:
     c.LtiStackAuthenticator.authorize_url = stack.lti13.authorize_url
     c.LtiStackAuthenticator.jwks_endpoint = stack.lti13.jwks_url
     c.LtiStackAuthenticator.deployment_ids = set(stack.lti13.deployment_ids)
+    # The tool's keys: the JWKS platforms register, and what signs its service requests.
+    c.LtiStackAuthenticator.signing_keys = load_signing_keys(stack)
+c.LtiStackAuthenticator.launch_db = PATHS["hub_launch_db"]
+
+# Grade passback: the graders post their courses' scores to the hub (passback.py)
+c.JupyterHub.extra_handlers = passback.handlers()
 
 # Course groups, formgrader services and their roles exist before the first launch
 c.JupyterHub.load_groups = hub.groups(stack)

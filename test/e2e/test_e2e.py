@@ -83,7 +83,47 @@ def test_1_deploy_cold(e2e):
         f"GET {e2e.url('/hub/health')} trusting only that certificate: 200")
     assert_no_changes(e2e, "the first deploy")
     assert sorted(names("network")) == [f"{PREFIX}-control", USERS_NETWORK]
+    # Courses on the same base must not share one image id (a destroy would remove it twice).
+    ids = {c["id"]: inspect(c["image"], "{{.Id}}") for c in stack_json(e2e)["courses"]}
+    assert len(set(ids.values())) == len(ids), ids
+    for course, image_id in ids.items():
+        assert inspect(image_id, "{{index .Config.Labels \"org.jupyterhub-lti-stack.course\"}}") == course
+    say(f"    course images, each its own id and course label: {ids}")
     e2e.platform.start(USERS_NETWORK)
+
+
+# What a GET of each published URL must answer (status, content type); an output URL missing
+# here fails the test, so a new output gets its check.
+PUBLISHED_URLS = {
+    "hub_url": (200, "text/html"),  # the start page, after the redirects a browser follows
+    "lti11_launch_url": (405, None),  # launches are POSTs
+    "lti11_config_xml_url": (200, "application/xml"),
+    "lti13_login_initiation_url": (400, None),  # a login initiation without its parameters
+    "lti13_redirect_url": (405, None),  # the id_token is POSTed
+    "lti13_config_url": (200, "application/json"),
+    "lti13_jwks_url": (200, "application/json"),
+}
+
+
+def test_1b_every_published_url_answers(e2e):
+    outputs = e2e.stack.outputs()
+    urls = {name: value for name, value in outputs.items() if name.endswith("_url")}
+    assert set(urls) == set(PUBLISHED_URLS), sorted(urls)
+    browser = e2e.browser()
+    for name, url in sorted(urls.items()):
+        status, content_type = PUBLISHED_URLS[name]
+        r = browser.get(url, timeout=30)
+        say(f"    GET {name} {url} -> {r.status_code} {r.headers.get('Content-Type', '')}")
+        assert r.status_code == status, (name, r.status_code, r.text[:300])
+        if content_type:
+            assert r.headers["Content-Type"].startswith(content_type), (name, r.headers["Content-Type"])
+    config = browser.get(urls["lti13_config_url"], timeout=30).json()
+    assert config["oidc_initiation_url"] == urls["lti13_login_initiation_url"]
+    assert config["redirect_uris"] == [urls["lti13_redirect_url"]]
+    assert config["public_jwk_url"] == urls["lti13_jwks_url"]
+    keys = browser.get(urls["lti13_jwks_url"], timeout=30).json()["keys"]
+    assert len(keys) == 1 and keys[0]["alg"] == "RS256" and "d" not in keys[0]
+    e2e.facts["tool_kid"] = keys[0]["kid"]
 
 
 def test_2_launches(e2e):
@@ -270,6 +310,10 @@ def test_5_redeploy_during_class(e2e):
         say(f"    {user.name}'s server still answers: {status}")
     assert inbound("algebra") == e2e.facts["inbound"]
     assert gradebook_scores("algebra") == e2e.facts["scores"]
+    jwks_url = e2e.stack.outputs()["lti13_jwks_url"]
+    kids = [k["kid"] for k in e2e.browser().get(jwks_url, timeout=30).json()["keys"]]
+    assert kids == [e2e.facts["tool_kid"]], "the tool's signing key changed with a redeploy: LMS registrations would break"
+    say(f"    the tool's keyset is unchanged by the redeploy: kid {kids[0]}")
 
 
 def test_6_add_course(e2e):

@@ -28,8 +28,9 @@ CHP = ROOT / ".venv" / "chp" / "node_modules" / ".bin" / "configurable-http-prox
 sys.dont_write_bytecode = True
 
 from jupyterhub_lti_stack.contract import SECRET_FILES  # noqa: E402
-from jupyterhub_lti_stack.stack import parse_stack, required_secrets  # noqa: E402
-from lti_platform import Lti11Consumer, Lti13Platform  # noqa: E402
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from jupyterhub_lti_stack.stack import parse_stack, required_secrets, signing_key_files  # noqa: E402
+from lti_platform import Lti11Consumer, Lti13Platform, _new_key  # noqa: E402
 
 GOLDEN = ROOT / "test" / "fixtures" / "contract"
 # The hub tier's environment is the golden stack.json the constructs write for
@@ -40,6 +41,7 @@ CLIENT_ID = HUBTEST["lti13"]["client_ids"][0]
 DEPLOYMENT_ID = HUBTEST["lti13"]["deployment_ids"][0]
 INTRO_IMAGE = HUBTEST["courses"][0]["image"]
 INTRO_R_IMAGE = HUBTEST["courses"][0]["allowed_images"][0]
+CONTEXT_IDS = {c["id"]: c["context_ids"][0] for c in HUBTEST["courses"]}
 FORGERIES: list[tuple[str, int, str]] = []
 
 
@@ -71,6 +73,7 @@ c.LocalCourseSpawner.record_dir = "{tmp}/spawns"
 c.LocalCourseSpawner.uid_map_dir = "{tmp}/uids"
 c.LocalCourseSpawner.home_dir_template = "{tmp}/home/{{username}}"
 c.Spawner.start_timeout = 60
+c.LtiStackAuthenticator.launch_db = "{tmp}/launches.sqlite"
 c.LocalCourseSpawner.args = ["--allow-root"]  # the test runner may be root
 c.JupyterHub.services.append({{"name": "test-inspector", "api_token": {token!r}}})
 c.JupyterHub.load_roles.append(
@@ -151,8 +154,13 @@ def hub(tmp_path_factory) -> Hub:
     (tmp / "stack.json").write_text(json.dumps(stack_doc, indent=2))
     secret_dir = tmp / "secrets"
     secret_dir.mkdir()
-    values = {name: secrets.token_hex(32) for name in required_secrets(parse_stack(stack_doc))}
+    stack = parse_stack(stack_doc)
+    values = {name: secrets.token_hex(32) for name in required_secrets(stack)}
     values[SECRET_FILES["lti11_consumer_key"]] = secrets.token_hex(16)
+    for name in signing_key_files(stack):  # what Terraform's tls_private_key gives the hub
+        values[name] = _new_key().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+        ).decode("ascii")
     for name, value in values.items():
         (secret_dir / name).write_text(value)
         (secret_dir / name).chmod(0o600)

@@ -12,7 +12,7 @@ LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 
 COURSE = Course(
     id="intro101", title="Intro", context_ids=("ctx-1",), image="img/default:1",
-    allowed_images=("img/r:1",), volume="v", grader_url="http://g:8888", grader_uid=4242,
+    allowed_images=("img/r:1",), volume="v", grader_url="http://g:8888", grader_uid=4242, grade_passback=False,
     grader_user="grader-intro101", oauth_client_id="service-intro101", service_token_file="service-token-intro101",
 )
 

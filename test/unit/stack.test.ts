@@ -109,8 +109,12 @@ describe('demo environment (embedded config)', () => {
     expect(stackFile.courses).toHaveLength(1);
     expect(stackFile.courses[0]).toMatchObject({ id: 'intro101', context_ids: ['demo-context-intro101'], grader_url: 'http://jhlti-demo-grader-intro101:8888' });
     const notebook = byName(demo, 'docker_image', stackFile.courses[0].image);
-    expect(notebook.build.label['org.jupyterhub-lti-stack.course']).toBe('intro101');
-    expect(notebook.build.build_args).toEqual({ BASE_IMAGE: 'quay.io/jupyter/scipy-notebook:hub-5.5.4' });
+    expect(notebook.build.build_args).toEqual({
+      BASE_IMAGE: 'quay.io/jupyter/scipy-notebook:hub-5.5.4',
+      JHLTI_LABEL_ENVIRONMENT: 'demo',
+      JHLTI_LABEL_COURSE: 'intro101',
+      JHLTI_LABEL_IDENTITY: notebook.triggers.identity_sha256,
+    });
   });
 
   test('built images carry the context hash in their tag and triggers; pulled bases are kept locally', () => {
@@ -123,7 +127,8 @@ describe('demo environment (embedded config)', () => {
       expect(image.name.endsWith(`:${image.triggers.identity_sha256.slice(0, 12)}`)).toBe(true);
       expect(image.build.context).toMatch(/^assets\//);
       expect(image.build.use_legacy_builder).toBe(true);
-      expect(image.build.label['org.jupyterhub-lti-stack.environment']).toBe('demo');
+      expect(image.build.label).toBeUndefined(); // dropped by the classic builder: labels come from build args
+      expect(image.build.build_args.JHLTI_LABEL_ENVIRONMENT).toBe('demo');
     }
   });
 
@@ -177,7 +182,9 @@ describe('three courses in two environments', () => {
   });
 
   test('provided certificate: read by Terraform from a relative path, the key marked sensitive', () => {
-    expect(resources(json.chem, 'tls_private_key')).toEqual({});
+    // No TLS key: only the tool's LTI 1.3 signing key is generated.
+    expect(Object.values(resources(json.chem, 'tls_private_key'))).toEqual([{ algorithm: 'RSA', rsa_bits: 2048 }]);
+    expect(Object.keys(resources(json.chem, 'tls_private_key'))[0]).toMatch(/^secrets_signing-key-1_/);
     const proxy = byName(json.chem, 'docker_container', 'jhlti-chem-proxy');
     const key = proxy.upload.find((u: { file: string }) => u.file === '/etc/chp/tls.key');
     expect(key.content).toBe('${sensitive(file("../../../test/fixtures/tls/test-only-chem.key"))}');

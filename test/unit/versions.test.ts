@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { JUPYTERHUB_VERSION, PROFILES, PROVIDER_VERSIONS, VERSIONS } from '../../constructs';
+import { IMAGE_LABEL_ARGS, JUPYTERHUB_VERSION, LABELS, PROFILES, PROVIDER_VERSIONS, VERSIONS } from '../../constructs';
 import { REPO } from './helpers';
 
 /** `name==version` pins of a requirements file. */
@@ -34,5 +34,18 @@ describe('images/versions.json is the one place versions are pinned', () => {
     const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
     expect(readFileSync(join(REPO, 'images/hub/pyproject.toml'), 'utf8')).toContain(`version = "${pkg.version}"`);
     expect(readFileSync(join(REPO, 'images/hub/jupyterhub_lti_stack/__init__.py'), 'utf8')).toContain(`__version__ = "${pkg.version}"`);
+  });
+});
+
+describe('image labels come from the Dockerfiles (the classic builder drops API labels)', () => {
+  test.each([
+    ['images/hub/Dockerfile', ['environment', 'identity']],
+    ['images/notebook/Dockerfile', ['environment', 'course', 'identity']],
+  ] as const)('%s labels its image with the contract label names from the contract build args', (file, keys) => {
+    const text = readFileSync(join(REPO, file), 'utf8');
+    for (const key of keys) {
+      expect(text).toContain(`ARG ${IMAGE_LABEL_ARGS[key]}\n`);
+      expect(text).toContain(`${LABELS[key]}="\${${IMAGE_LABEL_ARGS[key]}}"`);
+    }
   });
 });

@@ -10,18 +10,34 @@ course and role mapping and the group memberships nbgrader reads.
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
 from jupyterhub import orm
 from jupyterhub.handlers import BaseHandler
 from ltiauthenticator.lti11.auth import LTI11Authenticator
-from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler, LTI11ConfigHandler
+from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 from tornado.web import HTTPError
 from traitlets import Bool, Dict, Instance
 from traitlets import Set as TraitletsSet
-from traitlets import Unicode
+from traitlets import Tuple, Unicode
 
+from .contract import PATHS, URL_PATHS
+from .keys import SigningKey
 from .launch import Launch, choose_image, course_groups, course_role, lti11_launch, lti13_launch
+from .launch_store import LaunchRecord, LaunchStore
+from .passback import Deliverer
+from .registration import JwksHandler, Lti11ConfigHandler, Lti13ConfigHandler
 from .stack import Stack
+
+# How long an LTI 1.1 launch's nonce is remembered: oauthlib refuses timestamps older than this.
+LTI11_NONCE_SECONDS = 600
+
+
+def _hub_path(key: str) -> str:
+    """A contract URL path relative to the hub's base URL (handlers are mounted under /hub)."""
+    return URL_PATHS[key][len("/hub"):]
 
 DEPLOYMENT_ID_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/deployment_id"
 
@@ -77,20 +93,40 @@ class LtiStackAuthenticator(LTI13Authenticator):
     deployment_ids = TraitletsSet(
         Unicode(), config=True, help="LTI 1.3 deployment ids accepted; empty accepts any"
     )
+    signing_keys = Tuple(config=True, help="The tool's signing keys (keys.load_signing_keys), the signing one first")
+    launch_db = Unicode(
+        PATHS["hub_launch_db"], config=True, help="SQLite file of used nonces and per-(user, course) launch records"
+    )
+    _store = None
+    _passback = None
+
+    @property
+    def launch_store(self) -> LaunchStore:
+        if self._store is None:
+            self._store = LaunchStore(self.launch_db)
+        return self._store
+
+    @property
+    def passback(self) -> Deliverer:
+        """Grade passback (passback.py), sharing the launch store's records and the tool's keys."""
+        if self._passback is None:
+            self._passback = Deliverer(self.stack, self.launch_store, self.signing_keys, self.consumers, self.log)
+        return self._passback
 
     def login_url(self, base_url):
         """Where /hub/login sends people: a page telling them to start from the LMS."""
         return base_url.rstrip("/") + "/lti/start"
 
     def get_handlers(self, app):
-        handlers = [("/lti/start", LaunchInfoHandler)]
+        handlers = [(_hub_path("start"), LaunchInfoHandler)]
         if self.lti11_enabled:
-            handlers += [("/lti/launch", Lti11LaunchHandler), ("/lti11/config", LTI11ConfigHandler)]
+            handlers += [(_hub_path("lti11_launch"), Lti11LaunchHandler), (_hub_path("lti11_config"), Lti11ConfigHandler)]
         if self.lti13_enabled:
             handlers += [
-                (super().login_url(""), self.login_handler),  # /lti13/oauth_login
-                (self.callback_url(""), self.callback_handler),
-                (self.config_json_url(""), self.config_handler),
+                (_hub_path("lti13_login"), self.login_handler),
+                (_hub_path("lti13_callback"), self.callback_handler),
+                (_hub_path("lti13_config"), Lti13ConfigHandler),
+                (_hub_path("lti13_jwks"), JwksHandler),
             ]
         return handlers
 
@@ -102,13 +138,22 @@ class LtiStackAuthenticator(LTI13Authenticator):
     async def authenticate(self, handler, data=None):
         if isinstance(handler, LTI11AuthenticateHandler):
             verified = await self._lti11_verifier().authenticate(handler, data)
-            launch = lti11_launch(verified["auth_state"])
+            consumer_key = handler.get_body_argument("oauth_consumer_key")
+            launch = replace(lti11_launch(verified["auth_state"]), platform=consumer_key)
+            # ltiauthenticator remembers LTI 1.1 nonces in memory only (a restart forgets them).
+            timestamp = float(handler.get_body_argument("oauth_timestamp"))
+            self._claim_nonce(f"lti11:{consumer_key}", handler.get_body_argument("oauth_nonce"),
+                              timestamp + LTI11_NONCE_SECONDS, launch)
         else:
             if not (data or {}).get("sub"):
                 raise HTTPError(400, "Anonymous LTI 1.3 launches (no sub claim) cannot start a server")
             verified = await super().authenticate(handler, data)
             self._check_deployment(verified["auth_state"])
             launch = lti13_launch(verified["auth_state"])
+            # ltiauthenticator checks the nonce against the browser's state cookie only, so a
+            # captured id_token + state + cookies would log in again until the token expires.
+            token = verified["auth_state"]
+            self._claim_nonce(f"lti13:{launch.platform}", str(token.get("nonce", "")), float(token.get("exp", 0)), launch)
 
         if self.normalize_username(launch.user_id) in self.stack.reserved_usernames:
             self.log.warning("%s launch with reserved user id %r rejected", launch.protocol, launch.user_id)
@@ -134,7 +179,36 @@ class LtiStackAuthenticator(LTI13Authenticator):
             "requested_image": launch.requested_image,
         }
         self.log.info("%s launch: user %r is %s in course %s", launch.protocol, launch.user_id, role, course.id)
+        self._record_launch(launch, course.id)
         return {"name": launch.user_id, "auth_state": auth_state}
+
+    def _claim_nonce(self, scope: str, nonce: str, expires_at: float, launch: Launch) -> None:
+        if not nonce or not self.launch_store.claim_nonce(scope, nonce, expires_at):
+            self.log.warning("%s launch replayed (nonce %r used before) for user %r: refused", launch.protocol, nonce, launch.user_id)
+            raise HTTPError(400, "This launch was used already: start again from your course in the LMS")
+
+    def _record_launch(self, launch: Launch, course: str) -> None:
+        """What grade passback needs later, per (user, course, link): never overwritten by another course."""
+        username = self.normalize_username(launch.user_id)
+        self.launch_store.record_launch(
+            LaunchRecord(
+                username=username,
+                course=course,
+                protocol=launch.protocol,
+                user_id=launch.user_id,
+                platform=launch.platform or "",
+                context_id=launch.context_id or "",
+                client_id=launch.client_id,
+                deployment_id=launch.deployment_id,
+                resource_link_id=launch.resource_link_id,
+                ags=launch.ags,
+                outcome_service_url=launch.outcome_service_url,
+                result_sourcedid=launch.result_sourcedid,
+                custom=dict(launch.custom),
+            )
+        )
+        # Scores that waited for a launch carrying the grade service can go now.
+        self.passback.queue.unblock(username, course, time.time())
 
     def _check_deployment(self, id_token: dict) -> None:
         deployment = id_token.get(DEPLOYMENT_ID_CLAIM)

@@ -7,7 +7,7 @@ payload shapes it hands over (LTI 1.1 form fields, LTI 1.3 decoded id_token) int
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .stack import Course
 
@@ -15,6 +15,7 @@ INSTRUCTOR = "instructor"
 STUDENT = "student"
 
 LTI13_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+AGS_ENDPOINT_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 LIS_V2 = "http://purl.imsglobal.org/vocab/lis/v2/"
 # Principal roles that make someone teach a course. Context (membership) roles count
 # whatever the vocabulary; institution/system roles only count for administrators:
@@ -32,6 +33,14 @@ class Launch:
     context_id: str | None
     context_label: str | None
     requested_image: str | None
+    platform: str | None = None  # LTI 1.3 issuer (LTI 1.1: the consumer key, set by the authenticator)
+    client_id: str | None = None
+    deployment_id: str | None = None
+    resource_link_id: str | None = None
+    ags: dict | None = None  # the AGS endpoint claim, when the platform offers the service
+    outcome_service_url: str | None = None
+    result_sourcedid: str | None = None
+    custom: dict = field(default_factory=dict)
 
 
 def _principal(role: str) -> tuple[str, str]:
@@ -79,6 +88,10 @@ def lti11_launch(args: dict[str, str]) -> Launch:
         context_id=args.get("context_id") or None,
         context_label=args.get("context_label") or None,
         requested_image=args.get("custom_image") or None,
+        resource_link_id=args.get("resource_link_id") or None,
+        outcome_service_url=args.get("lis_outcome_service_url") or None,
+        result_sourcedid=args.get("lis_result_sourcedid") or None,
+        custom={k[len("custom_"):]: v for k, v in args.items() if k.startswith("custom_") and isinstance(v, str)},
     )
 
 
@@ -89,6 +102,8 @@ def lti13_launch(id_token: dict) -> Launch:
     roles = id_token.get(LTI13_CLAIM + "roles") or []
     if isinstance(roles, str):
         roles = [roles]
+    aud = id_token.get("aud")
+    ags = id_token.get(AGS_ENDPOINT_CLAIM)
     return Launch(
         protocol="lti13",
         user_id=id_token["sub"],
@@ -96,6 +111,12 @@ def lti13_launch(id_token: dict) -> Launch:
         context_id=context.get("id") or None,
         context_label=context.get("label") or None,
         requested_image=custom.get("image") or None,
+        platform=id_token.get("iss"),
+        client_id=id_token.get("azp") or (aud[0] if isinstance(aud, list) and aud else aud),
+        deployment_id=id_token.get(LTI13_CLAIM + "deployment_id"),
+        resource_link_id=(id_token.get(LTI13_CLAIM + "resource_link") or {}).get("id"),
+        ags=ags if isinstance(ags, dict) else None,
+        custom={k: v for k, v in custom.items() if isinstance(v, str)},
     )
 
 

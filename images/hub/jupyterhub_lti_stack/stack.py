@@ -36,6 +36,7 @@ class Course:
     volume: str
     grader_url: str
     grader_uid: int
+    grade_passback: bool
     grader_user: str
     oauth_client_id: str
     service_token_file: str
@@ -68,6 +69,12 @@ class Lti11:
 
 
 @dataclass(frozen=True)
+class SigningKeyRef:
+    name: str
+    secret_file: str
+
+
+@dataclass(frozen=True)
 class Lti13:
     enabled: bool
     issuer: str | None
@@ -75,6 +82,8 @@ class Lti13:
     authorize_url: str | None
     jwks_url: str | None
     deployment_ids: tuple[str, ...]
+    token_url: str | None
+    signing_keys: tuple[SigningKeyRef, ...]
 
 
 @dataclass(frozen=True)
@@ -195,6 +204,11 @@ def required_secrets(stack: Stack) -> list[str]:
         names += [SECRET_FILES["lti11_consumer_key"], SECRET_FILES["lti11_shared_secret"]]
     names += [c.service_token_file for c in stack.courses]
     return names
+
+
+def signing_key_files(stack: Stack) -> list[str]:
+    """The PEM files of the tool's signing keys (read by keys.load_signing_keys)."""
+    return [k.secret_file for k in stack.lti13.signing_keys]
 
 
 def load_secrets(stack: Stack, directory: str | os.PathLike | None = None) -> dict[str, str]:

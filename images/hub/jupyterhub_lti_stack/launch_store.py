@@ -1,0 +1,108 @@
+"""What the hub must remember of launches beyond a login: used nonces and per-(user, course)
+launch records.
+
+JupyterHub replaces a user's auth_state at every login, so a launch from course B would erase
+what grade passback needs for course A (the platform and context, the AGS endpoint claim, the
+LTI 1.1 outcome service URL and result sourcedid). Those are kept here per (user, course,
+resource link), updated at each launch of that link and never by another course's launch. Used launch nonces
+are kept until the launch expires, so a captured launch (id_token, state and the browser's
+cookies, or an LTI 1.1 form) cannot be replayed, not even after a hub restart.
+
+One SQLite file on the hub's data volume (only the hub mounts it), survives redeploys. Calls
+are synchronous and short; the hub runs one process.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS nonces (
+  scope TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  expires_at REAL NOT NULL,
+  PRIMARY KEY (scope, nonce)
+);
+CREATE TABLE IF NOT EXISTS launches (
+  username TEXT NOT NULL,
+  course TEXT NOT NULL,
+  link TEXT NOT NULL,             -- protocol + resource link: an LTI 1.1 sourcedid belongs to one link
+  record TEXT NOT NULL,
+  updated_at REAL NOT NULL,
+  PRIMARY KEY (username, course, link)
+);
+"""
+
+
+@dataclass(frozen=True)
+class LaunchRecord:
+    """Everything grade passback needs about one user's latest launch into one course."""
+
+    username: str
+    course: str
+    protocol: str  # "lti11" | "lti13"
+    user_id: str  # LTI 1.1 user_id / LTI 1.3 sub: the id the platform knows the user by
+    platform: str  # LTI 1.1 consumer key / LTI 1.3 issuer
+    context_id: str
+    client_id: str | None = None
+    deployment_id: str | None = None
+    resource_link_id: str | None = None
+    ags: dict | None = None  # LTI 1.3 AGS endpoint claim: lineitems, lineitem, scope
+    outcome_service_url: str | None = None  # LTI 1.1 Basic Outcomes
+    result_sourcedid: str | None = None
+    custom: dict = field(default_factory=dict)
+
+
+class LaunchStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self.path.chmod(0o600)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def claim_nonce(self, scope: str, nonce: str, expires_at: float, now: float | None = None) -> bool:
+        """Record a launch's nonce; False if it was used before and has not expired yet."""
+        now = time.time() if now is None else now
+        with self._db:
+            self._db.execute("DELETE FROM nonces WHERE expires_at < ?", (now,))
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO nonces (scope, nonce, expires_at) VALUES (?, ?, ?)",
+                (scope, nonce, max(expires_at, now)),
+            )
+            return cursor.rowcount == 1
+
+    def record_launch(self, record: LaunchRecord, now: float | None = None) -> None:
+        now = time.time() if now is None else now
+        link = f"{record.protocol}:{record.resource_link_id or ''}"
+        with self._db:
+            self._db.execute(
+                "INSERT INTO launches (username, course, link, record, updated_at) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (username, course, link) DO UPDATE SET record = excluded.record, updated_at = excluded.updated_at",
+                (record.username, record.course, link, json.dumps(asdict(record), sort_keys=True), now),
+            )
+
+    def launch_records(self, username: str, course: str) -> list[LaunchRecord]:
+        """The user's launch records of the course, one per link, the latest first."""
+        rows = self._db.execute(
+            "SELECT record FROM launches WHERE username = ? AND course = ? ORDER BY updated_at DESC, link",
+            (username, course),
+        )
+        return [LaunchRecord(**json.loads(r[0])) for r in rows]
+
+    def launch(self, username: str, course: str) -> LaunchRecord | None:
+        """The user's latest launch of the course."""
+        records = self.launch_records(username, course)
+        return records[0] if records else None
+
+    def launches(self, course: str) -> list[LaunchRecord]:
+        rows = self._db.execute("SELECT record FROM launches WHERE course = ? ORDER BY username, link", (course,))
+        return [LaunchRecord(**json.loads(r[0])) for r in rows]

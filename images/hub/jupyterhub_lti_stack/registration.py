@@ -1,0 +1,127 @@
+"""What an LMS reads to register the tool: the LTI 1.1 configuration XML, the LTI 1.3
+configuration JSON and the tool's public keyset (JWKS).
+
+Every URL in them comes from the stack's public URL and the contract's URL paths, never from
+the request (behind the proxy the request's host and scheme are whatever the client sent).
+ltiauthenticator's own config handlers assume its LTI11Authenticator / login URL, which this
+stack replaces, so they are not used.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlparse
+from xml.sax.saxutils import escape
+
+from jupyterhub.handlers import BaseHandler
+
+from .contract import URL_PATHS
+from .keys import jwks
+from .stack import Stack
+
+AGS_SCOPES = (
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+)
+DESCRIPTION = "Jupyter notebooks with nbgrader assignments, one server per student"
+
+
+def tool_title(stack: Stack) -> str:
+    return f"JupyterHub ({stack.environment})"
+
+
+def url(stack: Stack, path_key: str) -> str:
+    return stack.public_url.rstrip("/") + URL_PATHS[path_key]
+
+
+def lti11_config_xml(stack: Stack) -> str:
+    """IMS Common Cartridge basic LTI link (what Canvas "By URL" and Moodle read)."""
+    launch = escape(url(stack, "lti11_launch"))
+    host = escape(urlparse(stack.public_url).hostname or "")
+    window = "_self" if stack.frame_ancestors else "_blank"
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<cartridge_basiclti_link xmlns="http://www.imsglobal.org/xsd/imslticc_v1p0"
+    xmlns:blti="http://www.imsglobal.org/xsd/imsbasiclti_v1p0"
+    xmlns:lticm="http://www.imsglobal.org/xsd/imslticm_v1p0"
+    xmlns:lticp="http://www.imsglobal.org/xsd/imslticp_v1p0"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+    xsi:schemaLocation="http://www.imsglobal.org/xsd/imslticc_v1p0 http://www.imsglobal.org/xsd/lti/ltiv1p0/imslticc_v1p0.xsd http://www.imsglobal.org/xsd/imsbasiclti_v1p0 http://www.imsglobal.org/xsd/lti/ltiv1p0/imsbasiclti_v1p0p1.xsd http://www.imsglobal.org/xsd/imslticm_v1p0 http://www.imsglobal.org/xsd/lti/ltiv1p0/imslticm_v1p0.xsd http://www.imsglobal.org/xsd/imslticp_v1p0 http://www.imsglobal.org/xsd/lti/ltiv1p0/imslticp_v1p0.xsd">
+  <blti:title>{escape(tool_title(stack))}</blti:title>
+  <blti:description>{escape(DESCRIPTION)}</blti:description>
+  <blti:launch_url>{launch}</blti:launch_url>
+  <blti:secure_launch_url>{launch}</blti:secure_launch_url>
+  <blti:extensions platform="canvas.instructure.com">
+    <lticm:property name="privacy_level">name_only</lticm:property>
+    <lticm:property name="domain">{host}</lticm:property>
+    <lticm:options name="course_navigation">
+      <lticm:property name="enabled">true</lticm:property>
+      <lticm:property name="text">{escape(tool_title(stack))}</lticm:property>
+      <lticm:property name="windowTarget">{window}</lticm:property>
+    </lticm:options>
+  </blti:extensions>
+  <cartridge_bundle identifierref="BLTI001_Bundle"/>
+  <cartridge_icon identifierref="BLTI001_Icon"/>
+</cartridge_basiclti_link>
+"""
+
+
+def lti13_config(stack: Stack) -> dict:
+    """The tool's LTI 1.3 configuration (Canvas developer key JSON; the URLs every LMS asks for)."""
+    callback = url(stack, "lti13_callback")
+    # Where a launch lands after login (ltiauthenticator goes on to target_link_uri); the
+    # id_token itself is posted to the redirect URI, the callback.
+    landing = url(stack, "hub")
+    placement = {"message_type": "LtiResourceLinkRequest", "target_link_uri": landing}
+    if not stack.frame_ancestors:
+        placement["windowTarget"] = "_blank"
+    return {
+        "title": tool_title(stack),
+        "description": DESCRIPTION,
+        "oidc_initiation_url": url(stack, "lti13_login"),
+        "target_link_uri": landing,
+        "redirect_uris": [callback],
+        "public_jwk_url": url(stack, "lti13_jwks"),
+        "scopes": list(AGS_SCOPES),
+        "extensions": [
+            {
+                "platform": "canvas.instructure.com",
+                "domain": urlparse(stack.public_url).hostname,
+                "privacy_level": "name_only",
+                "settings": {
+                    "placements": [
+                        {"placement": "course_navigation", **placement},
+                        {"placement": "assignment_selection", **placement},
+                    ]
+                },
+            }
+        ],
+    }
+
+
+class _StackHandler(BaseHandler):
+    """A public page about this hub's registration: no login, no XSRF (GET only)."""
+
+    @property
+    def stack(self) -> Stack:
+        return self.authenticator.stack
+
+
+class Lti11ConfigHandler(_StackHandler):
+    def get(self):
+        self.set_header("Content-Type", "application/xml; charset=utf-8")
+        self.finish(lti11_config_xml(self.stack))
+
+
+class Lti13ConfigHandler(_StackHandler):
+    def get(self):
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(json.dumps(lti13_config(self.stack), indent=2))
+
+
+class JwksHandler(_StackHandler):
+    def get(self):
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        # Platforms cache keysets; a rotation publishes the new key before it signs.
+        self.set_header("Cache-Control", "public, max-age=300")
+        self.finish(json.dumps(jwks(self.authenticator.signing_keys)))
