@@ -1,6 +1,6 @@
 /**
  * Documentation generated from the schema, so the JSON Schema for editors and the README's
- * config reference can never drift from what the code accepts (`npm run docs` writes both;
+ * config reference can never drift from what the code accepts (`npm run generate` writes both;
  * a unit test fails when either is stale).
  */
 import { z } from 'zod';

@@ -84,7 +84,8 @@ describe('terraform init + validate + plan of every stack', () => {
     expect(Object.keys(stacks).sort()).toEqual(['chem', 'physics']);
     expect(countByType(plan(stacks.physics)).docker_container).toBe(4);
     const chem = countByType(plan(stacks.chem));
-    expect(chem.tls_private_key).toBeUndefined();
+    expect(chem.tls_private_key).toBe(1); // the tool's LTI 1.3 signing key; the TLS key is the operator's file
+    expect(chem.tls_self_signed_cert).toBeUndefined();
     expect(chem.docker_container).toBe(3);
   });
 
