@@ -24,8 +24,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import harness  # noqa: E402
 from harness import TIMINGS, WORK_DIR, Stack, prerequisite_problems, say, wipe_everything  # noqa: E402
-from jwks_platform import ContainerPlatform, make_test_ca  # noqa: E402
-from stack_config import COURSES, PUBLIC_URL, Course, write_config  # noqa: E402
+from certs import make_test_ca  # noqa: E402
+from stack_config import (COURSES, LTI13_CLIENT_ID, LTI13_DEPLOYMENT_ID, LTI13_ISSUER, PLATFORM_HOST,  # noqa: E402
+                          PREFIX, PUBLIC_URL, Course, write_config)
+
+sys.path.append(str(harness.ROOT / "test" / "peers"))
+from peer_container import PeerClient, PeerContainer  # noqa: E402
 
 
 @dataclass
@@ -42,16 +46,35 @@ class User:
 
 @dataclass
 class E2E:
-    """What the steps share: the stack, its config knobs, the platform and the users."""
+    """What the steps share: the stack, its config knobs, the LMS and the users."""
 
     stack: Stack
-    platform: ContainerPlatform
     platform_ca: Path
+    lms_container: PeerContainer | None = None
+    lms: PeerClient | None = None  # the LMS: lms.lti13 (platform), lms.lti11 (consumer)
     cert_file: Path = WORK_DIR / "proxy-cert.pem"
     courses: list[Course] = field(default_factory=lambda: list(COURSES))
     idle_cull_seconds: int = 3600
     users: dict[str, User] = field(default_factory=dict)
     facts: dict = field(default_factory=dict)  # results one step leaves for later ones
+
+    def start_lms(self, network: str) -> None:
+        """The LMS peers in a container on the users network; the LTI 1.1 consumer gets the key
+        and secret of the deployed stack, the platform fetches the tool's keyset from the hub."""
+        directory = self.platform_ca.parent
+        self.lms_container = PeerContainer(
+            name=PLATFORM_HOST, network=network, tls_cert=directory / "tls.crt", tls_key=directory / "tls.key",
+            ca_bundle=self.platform_ca,
+            lti13=dict(issuer=LTI13_ISSUER, client_id=LTI13_CLIENT_ID, deployment_id=LTI13_DEPLOYMENT_ID,
+                       tool_url=PUBLIC_URL, tool_jwks_url=f"http://{PREFIX}-hub:8081/hub/lti13/jwks"),
+            lti11=dict(key=self.stack.output("lti11_consumer_key"), secret=self.stack.output("lti11_shared_secret")),
+        )
+        self.lms = self.lms_container.start(log=say)
+
+    def stop_lms(self) -> None:
+        if self.lms_container is not None:
+            self.lms_container.stop()
+        self.lms = None
 
     def write_config(self) -> None:
         write_config(self.stack.config_file, self.courses, idle_cull_seconds=self.idle_cull_seconds,
@@ -102,7 +125,7 @@ def e2e() -> E2E:
         wipe_everything()
         WORK_DIR.mkdir(parents=True)
     ca = make_test_ca(WORK_DIR / "platform")
-    run = E2E(stack=Stack(WORK_DIR / "config.json"), platform=ContainerPlatform(WORK_DIR / "platform"), platform_ca=ca)
+    run = E2E(stack=Stack(WORK_DIR / "config.json"), platform_ca=ca)
     run.write_config()
     try:
         yield run
@@ -111,7 +134,7 @@ def e2e() -> E2E:
             say(f"\nJHLTI_E2E_KEEP=1: leaving the failed e2e stack in place ({WORK_DIR})")
         else:
             with harness.timed("final cleanup"):
-                run.platform.close()
+                run.stop_lms()
                 wipe_everything(keep_work_dir=not _failed)
 
 

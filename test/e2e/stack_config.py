@@ -1,8 +1,9 @@
 """The e2e tier's stack config: one environment `e2e` on https://localhost:18443 (loopback only),
 LTI 1.1 and LTI 1.3 on, courses on the local stand-in base images (JHLTI_BASE_IMAGES=local).
 
-The LTI 1.3 platform is a container on the stack's users network (platform.py), so its URLs
-use the container name, and the hub trusts the test CA that signed its certificate."""
+The LMS is a container on the stack's users network (test/peers: an lti1p3platform platform and
+an `lti` consumer), so its URLs use the container name, and the hub trusts the test CA that
+signed its certificate."""
 
 from __future__ import annotations
 
@@ -27,10 +28,11 @@ class Course:
     id: str
     title: str
     context: str
+    grade_passback: bool = False
 
 
 COURSES = [
-    Course("algebra", "Linear Algebra (e2e)", "ctx-e2e-algebra"),
+    Course("algebra", "Linear Algebra (e2e)", "ctx-e2e-algebra", grade_passback=True),
     Course("physics", "Physics Lab (e2e)", "ctx-e2e-physics"),
 ]
 ADDED_COURSE = Course("chem101", "Chemistry (e2e, added later)", "ctx-e2e-chem101")
@@ -52,12 +54,14 @@ def config(courses: list[Course], *, idle_cull_seconds: int, platform_ca: Path) 
                     "clientIds": [LTI13_CLIENT_ID],
                     "authorizeUrl": f"{PLATFORM_URL}/authorize",
                     "jwksUrl": f"{PLATFORM_URL}/jwks",
+                    "tokenUrl": f"{PLATFORM_URL}/token",
                     "deploymentIds": [LTI13_DEPLOYMENT_ID],
                     "platformCaBundle": str(platform_ca),
                 },
                 "limits": {"memory": "1G", "cpus": 1},
                 "idleCullSeconds": idle_cull_seconds,
-                "courses": [{"id": c.id, "title": c.title, "contexts": [c.context]} for c in courses],
+                "courses": [{"id": c.id, "title": c.title, "contexts": [c.context], "gradePassback": c.grade_passback}
+                            for c in courses],
             }
         ],
     }

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from harness import docker, docker_exec, inspect, say
-from lti_platform import LIS, Lti11Consumer
+from lti_platform import LIS
 from stack_config import PREFIX
 
 ASSIGNMENT = "ps1"
@@ -43,24 +43,23 @@ def assignment_notebook() -> str:
 
 # --- launches ---------------------------------------------------------------------------
 
-def lti11_launch(e2e, consumer: Lti11Consumer, user, context_id: str):
-    params = {
-        "user_id": user.name,
-        "roles": "Instructor" if user.role == "instructor" else "Learner",
-        "context_id": context_id,
-        "context_title": user.course,
-        "resource_link_id": f"rl-{context_id}",
-        "lis_person_contact_email_primary": f"{user.name}@example.org",
-        "launch_presentation_document_target": "window",
-    }
-    r = consumer.post(user.session, consumer.sign(params))
+def lti11_launch(e2e, user, context_id: str, custom: dict | None = None):
+    """A launch signed by the LMS peer (the `lti` package), with an outcome service (Basic Outcomes)."""
+    r = e2e.lms.lti11.launch(
+        user.session, e2e.url("/hub/lti/launch"), user_id=user.name,
+        roles="Instructor" if user.role == "instructor" else "Learner", context_id=context_id,
+        resource_link_id=f"rl-{context_id}", custom=custom,
+        extra={"context_title": user.course, "lis_person_contact_email_primary": f"{user.name}@example.org",
+               "launch_presentation_document_target": "window"},
+    )
     assert r.status_code == 302, (r.status_code, r.text[:500])
 
 
 def lti13_launch(e2e, user, context_id: str):
+    """OIDC login + id_token from the LMS peer (lti1p3platform), with the AGS endpoint claim."""
     roles = [LIS + ("membership#Instructor" if user.role == "instructor" else "membership#Learner")]
-    r = e2e.platform.launch(user.session, e2e.url(""), sub=user.name, roles=roles,
-                            context={"id": context_id, "label": user.course, "title": user.course})
+    r = e2e.lms.lti13.launch(user.session, e2e.url(""), sub=user.name, roles=roles,
+                             context={"id": context_id, "label": user.course, "title": user.course})
     assert r.status_code == 302, (r.status_code, r.text[:500])
 
 

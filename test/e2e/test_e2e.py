@@ -12,19 +12,19 @@ import time
 
 from conftest import User
 from harness import docker, inspect, names, record_time, say, timed
-from lti_platform import Lti11Consumer
 from stack_config import ADDED_COURSE, PORT, PREFIX
 from teaching import (ASSIGNMENT, POINTS, RIGHT, WRONG, as_user, collect_and_autograde, container_env,
                       create_and_release, fetch_answer_submit, gradebook_scores, hub_user, inbound,
                       lti11_launch, lti13_launch, server_status, show, start_server, submitted_timestamp)
 
 USERS = [  # name, course, role, protocol
-    ("teacher", "algebra", "instructor", "lti11"),
-    ("alice", "algebra", "student", "lti11"),
-    ("bob", "algebra", "student", "lti11"),
+    ("teacher", "algebra", "instructor", "lti13"),
+    ("alice", "algebra", "student", "lti13"),
+    ("bob", "algebra", "student", "lti13"),
+    ("dave", "algebra", "student", "lti11"),  # an LTI 1.1 link naming the assignment: Basic Outcomes
     ("carol", "physics", "student", "lti13"),
 ]
-EXPECTED_SCORES = {"alice": (POINTS, POINTS), "bob": (0.0, POINTS)}
+EXPECTED_SCORES = {"alice": (POINTS, POINTS), "bob": (0.0, POINTS), "dave": (POINTS, POINTS)}
 USERS_NETWORK = f"{PREFIX}-users"
 
 
@@ -89,7 +89,7 @@ def test_1_deploy_cold(e2e):
     for course, image_id in ids.items():
         assert inspect(image_id, "{{index .Config.Labels \"org.jupyterhub-lti-stack.course\"}}") == course
     say(f"    course images, each its own id and course label: {ids}")
-    e2e.platform.start(USERS_NETWORK)
+    e2e.start_lms(USERS_NETWORK)
 
 
 # What a GET of each published URL must answer (status, content type); an output URL missing
@@ -127,17 +127,14 @@ def test_1b_every_published_url_answers(e2e):
 
 
 def test_2_launches(e2e):
-    key = e2e.stack.output("lti11_consumer_key")
-    secret = e2e.stack.output("lti11_shared_secret")
-    consumer = Lti11Consumer(e2e.stack.output("lti11_launch_url"), key, secret)
     contexts = {c.id: c.context for c in e2e.courses}
     images = {c["id"]: c["image"] for c in stack_json(e2e)["courses"]}
-    with timed("2 launches (LTI 1.1: instructor + 2 students; LTI 1.3: 1 student) until servers answer"):
+    with timed("2 launches from the LMS peers (LTI 1.3: instructor + 3 students; LTI 1.1: 1 student) until servers answer"):
         for name, course, role, protocol in USERS:
             user = e2e.users[name] = User(name, course, role, protocol, session=e2e.browser())
             t0 = time.monotonic()
             if protocol == "lti11":
-                lti11_launch(e2e, consumer, user, contexts[course])
+                lti11_launch(e2e, user, contexts[course], custom={"assignment": ASSIGNMENT})
             else:
                 lti13_launch(e2e, user, contexts[course])
             start_server(e2e, user)
@@ -169,11 +166,13 @@ def test_2_launches(e2e):
 
 def test_3_nbgrader_round_trip(e2e):
     alice, bob = e2e.users["alice"], e2e.users["bob"]
-    with timed("3 nbgrader round trip (release, fetch/answer/submit x2, collect, autograde)"):
+    with timed("3 nbgrader round trip (release, fetch/answer/submit x3, collect, autograde)"):
         show("grader: generate + release", create_and_release("algebra")[-600:])
         show("alice: fetch, answer right, submit", fetch_answer_submit(alice, "algebra", RIGHT)[-400:])
         show("bob: fetch, answer wrong, submit", fetch_answer_submit(bob, "algebra", WRONG)[-400:])
+        show("dave: fetch, answer right, submit", fetch_answer_submit(e2e.users["dave"], "algebra", RIGHT)[-400:])
         collected = collect_and_autograde("algebra")
+        e2e.facts["autograded_at"] = time.monotonic()
         show("grader: collect + autograde", collected[-1500:])
         scores = gradebook_scores("algebra")
     say(f"    gradebook: {scores}")
@@ -189,7 +188,45 @@ def test_3_nbgrader_round_trip(e2e):
     assert view == EXPECTED_SCORES
     e2e.facts["inbound"] = inbound("algebra")
     e2e.facts["scores"] = scores
-    assert [s.split("+")[0] for s in e2e.facts["inbound"]] == ["alice", "bob"], e2e.facts["inbound"]
+    assert [s.split("+")[0] for s in e2e.facts["inbound"]] == ["alice", "bob", "dave"], e2e.facts["inbound"]
+
+
+def test_3b_grades_reach_the_lms(e2e):
+    """After autograde the course's grader posts the scores, the hub sends them: AGS for the LTI 1.3
+    students (one line item for the assignment), Basic Outcomes for the LTI 1.1 link."""
+    context = next(c.context for c in e2e.courses if c.id == "algebra")
+    rid = f"nbgrader:algebra:{ASSIGNMENT}"
+    expected_ags = {name: EXPECTED_SCORES[name][0] for name in ("alice", "bob")}
+    deadline = time.monotonic() + 120
+    with timed("3b grade passback: autograde -> every score at the LMS"):
+        while True:
+            items = [li for li in e2e.lms.lti13.lineitems(context) if li.get("resourceId") == rid]
+            latest = {u: s["scoreGiven"] for u, s in e2e.lms.lti13.latest_scores(items[0]["id"]).items()} if items else {}
+            outcomes = {k: v["score"] for k, v in e2e.lms.lti11.results().items()}
+            if latest == expected_ags and len(outcomes) == 1:
+                break
+            assert time.monotonic() < deadline, (items, latest, outcomes, docker("logs", "--tail", "40", f"{PREFIX}-grader-algebra", check=False))
+            time.sleep(1)
+    seconds = time.monotonic() - e2e.facts["autograded_at"]
+    record_time("autograde done -> every score at the LMS", seconds)
+    say(f"    line items of {context}: {[(li['label'], li['scoreMaximum'], li['resourceId']) for li in items]}")
+    say(f"    AGS scores at the platform: {latest}; LTI 1.1 outcomes: {outcomes}; {seconds:.1f} s after autograde")
+    assert len(items) == 1 and items[0]["scoreMaximum"] == POINTS, items
+    assert outcomes == {f"{context}:rl-{context}:dave": 1.0}, outcomes
+    assert e2e.lms.lti13.token_log(rejected=True) == [] and e2e.lms.lti11.outcome_log(rejected=True) == []
+    # The instructors' page in the course's grader service shows every score as sent.
+    r = e2e.users["teacher"].session.get(e2e.url("/services/algebra/jhlti/passback"), timeout=60)
+    assert r.status_code == 200 and r.text.count(">sent<") == 3, r.text[-1500:]
+    # A student cannot send grades: not with the browser's session, not with the server's token.
+    alice = e2e.users["alice"]
+    r = alice.session.post(e2e.url("/hub/api/jhlti/passback/algebra"), json={"assignment": ASSIGNMENT}, timeout=30)
+    assert r.status_code == 403, (r.status_code, r.text[:300])
+    p = as_user(alice, "python3 - <<'PY'\nimport os, urllib.request\n"
+                       "req = urllib.request.Request(os.environ['JUPYTERHUB_API_URL'] + '/jhlti/passback/algebra', data=b'{}', method='POST',\n"
+                       "    headers={'Authorization': 'token ' + os.environ['JUPYTERHUB_API_TOKEN'], 'Content-Type': 'application/json'})\n"
+                       "try:\n    urllib.request.urlopen(req, timeout=10)\nexcept urllib.error.HTTPError as e:\n    print(e.code)\nPY", check=False)
+    assert p.stdout.strip() == "403", (p.stdout, p.stderr)
+    say("    alice posting scores: 403 from her browser session, 403 with her server's token")
 
 
 def probe(title: str, user, script: str, *, allowed: bool | None):
@@ -347,7 +384,7 @@ def test_6_add_course(e2e):
 
 
 def test_7_destroy_keeps_data(e2e):
-    e2e.platform.close()  # the test's own container on the users network
+    e2e.stop_lms()  # the test's own container on the users network
     with timed("7 destroy (data volumes kept)"):
         e2e.stack.destroy(purge=False)
     assert names("container") == [] and names("network") == [], (names("container"), names("network"))

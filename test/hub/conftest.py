@@ -12,8 +12,10 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pytest
 import requests
@@ -26,6 +28,7 @@ CHP = ROOT / ".venv" / "chp" / "node_modules" / ".bin" / "configurable-http-prox
 # __pycache__ both in this process and in the hub subprocess (PYTHONDONTWRITEBYTECODE below).
 # The jupyterhub_lti_stack package itself is installed (editable) by setup-venv.sh.
 sys.dont_write_bytecode = True
+sys.path.append(str(ROOT / "test" / "peers"))  # the LMS-side peers (lms_hub)
 
 from jupyterhub_lti_stack.contract import SECRET_FILES  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
@@ -137,20 +140,19 @@ def _stop(proc: subprocess.Popen):
             proc.wait()
 
 
-@pytest.fixture(scope="session")
-def hub(tmp_path_factory) -> Hub:
+@contextmanager
+def running_hub(tmp: Path, make_stack: Callable[[dict], dict]) -> Iterator[tuple[str, dict, Path]]:
+    """The generated hub config in a real JupyterHub behind a real configurable-http-proxy, with
+    the stack.json make_stack(ports) returns; yields (public URL, secret values, hub log)."""
     if not HUB_CONFIG.is_file():
         pytest.fail(f"hub config missing: {HUB_CONFIG}")
     if not CHP.exists():
         pytest.fail(f"configurable-http-proxy missing at {CHP}: run test/hub/setup-venv.sh")
     if not shutil.which("node"):
         pytest.fail("node is needed to run configurable-http-proxy")
-    tmp = tmp_path_factory.mktemp("hub")
     (tmp / "spawns").mkdir()
     ports = {k: _free_port() for k in ("public", "api", "hub", "grader1", "grader2")}
-    platform = Lti13Platform(ISSUER, CLIENT_ID, DEPLOYMENT_ID)
-
-    stack_doc = stack_document(ports, platform)
+    stack_doc = make_stack(ports)
     (tmp / "stack.json").write_text(json.dumps(stack_doc, indent=2))
     secret_dir = tmp / "secrets"
     secret_dir.mkdir()
@@ -164,7 +166,7 @@ def hub(tmp_path_factory) -> Hub:
     for name, value in values.items():
         (secret_dir / name).write_text(value)
         (secret_dir / name).chmod(0o600)
-    api_token = secrets.token_hex(32)
+    api_token = values["test-inspector"] = secrets.token_hex(32)
     config = tmp / "test_config.py"
     config.write_text(TEST_CONFIG.format(hub_config=str(HUB_CONFIG), tmp=tmp, token=api_token))
 
@@ -197,16 +199,68 @@ def hub(tmp_path_factory) -> Hub:
         url = f"http://127.0.0.1:{ports['public']}"
         # the hub registers its own route with the proxy; wait until it is served there
         _wait_for(url + "/hub/api/", hub_proc, hub_log, "JupyterHub through the proxy", 30)
-        yield Hub(
-            url=url, tmp=tmp, log=hub_log, api_token=api_token, secrets=values,
-            lti11=Lti11Consumer(url + "/hub/lti/launch", values[SECRET_FILES["lti11_consumer_key"]],
-                                values[SECRET_FILES["lti11_shared_secret"]]),
-            lti13=platform,
-        )
+        yield url, values, hub_log
     finally:
         if hub_proc is not None:
             _stop(hub_proc)
         _stop(proxy)
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory) -> Hub:
+    """The hub with this tier's own LTI 1.3 test platform (test/hub/lti_platform.py), which
+    can sign forgeries; LMS-side behaviour is proven with lms_hub."""
+    tmp = tmp_path_factory.mktemp("hub")
+    platform = Lti13Platform(ISSUER, CLIENT_ID, DEPLOYMENT_ID)
+    try:
+        with running_hub(tmp, lambda ports: stack_document(ports, platform)) as (url, values, log):
+            yield Hub(
+                url=url, tmp=tmp, log=log, api_token=values["test-inspector"], secrets=values,
+                lti11=Lti11Consumer(url + "/hub/lti/launch", values[SECRET_FILES["lti11_consumer_key"]],
+                                    values[SECRET_FILES["lti11_shared_secret"]]),
+                lti13=platform,
+            )
+    finally:
+        platform.close()
+
+
+@dataclass
+class LmsHub:
+    """A hub whose LMS is code this project did not write: an lti1p3platform platform (launches,
+    strict token endpoint, AGS) and an `lti` consumer (launches, Basic Outcomes), test/peers/."""
+
+    url: str
+    tmp: Path
+    log: Path
+    secrets: dict
+    platform: object  # test/peers/lti13_platform.Lti13Platform
+    consumer: object  # test/peers/lti11_consumer.Lti11Consumer
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture(scope="session")
+def lms_hub(tmp_path_factory) -> LmsHub:
+    from lti11_consumer import Lti11Consumer as PeerConsumer
+    from lti13_platform import Lti13Platform as PeerPlatform
+
+    tmp = tmp_path_factory.mktemp("lms-hub")
+    platform = PeerPlatform(issuer=ISSUER, client_id=CLIENT_ID, deployment_id=DEPLOYMENT_ID).start()
+    consumer = None
+    try:
+        def make_stack(ports: dict) -> dict:
+            doc = stack_document(ports, platform)
+            doc["lti13"]["token_url"] = platform.token_url
+            return doc
+
+        with running_hub(tmp, make_stack) as (url, values, log):
+            platform.register_tool(tool_url=url)
+            consumer = PeerConsumer(values[SECRET_FILES["lti11_consumer_key"]], values[SECRET_FILES["lti11_shared_secret"]]).start()
+            yield LmsHub(url=url, tmp=tmp, log=log, secrets=values, platform=platform, consumer=consumer)
+    finally:
+        if consumer is not None:
+            consumer.close()
         platform.close()
 
 

@@ -233,3 +233,27 @@ describe('image profiles', () => {
     expect(byName(physics, 'docker_image', 'quay.io/jupyter/datascience-notebook:hub-5.5.4')).toBeDefined();
   });
 });
+
+describe('the tool\'s LTI 1.3 signing keys', () => {
+  test('rotation: every named key is generated and published, the first one signs', () => {
+    const config = load('three-courses.yaml');
+    const physics = config.environments.find((e) => e.name === 'physics');
+    const rotated = { ...config, environments: [{ ...physics!, lti13: { ...physics!.lti13, signingKeys: ['2', '1'] } }] };
+    const { json, stacks } = synthConfig(rotated as typeof config);
+    const keys = Object.entries(resources(json.physics, 'tls_private_key')).filter(([id]) => id.includes('signing-key'));
+    expect(keys.map(([id, k]) => [id.split('_')[1], k.rsa_bits]).sort()).toEqual([['signing-key-1', 2048], ['signing-key-2', 2048]]);
+    const stackFile = JSON.parse(stacks[0].environment.renderStackFile());
+    expect(stackFile.lti13.signing_keys).toEqual([
+      { name: '2', secret_file: 'lti13-signing-key-2.pem' },
+      { name: '1', secret_file: 'lti13-signing-key-1.pem' },
+    ]);
+    const hub = byName(json.physics, 'docker_container', 'jhlti-physics-hub');
+    const uploads = hub.upload.filter((u: { file: string }) => u.file.includes('signing-key'));
+    expect(uploads.map((u: { permissions: string }) => u.permissions)).toEqual(['0600', '0600']);
+  });
+
+  test('an environment without LTI 1.3 has no signing key', () => {
+    const { json } = synthConfig(load(undefined));
+    expect(Object.keys(resources(json.demo, 'tls_private_key')).filter((k) => k.includes('signing-key'))).toEqual([]);
+  });
+});

@@ -210,6 +210,8 @@ class Deliverer:
             raise PassbackError(f"{method} {url}: {e}") from e
         if response.code == 599:
             raise PassbackError(f"{method} {url}: {response.error}")
+        if response.code == 401 and (headers or {}).get("Authorization", "").startswith("Bearer "):
+            self._tokens.clear()  # revoked or expired early (an LMS restart): get a new one next time
         return response.code, dict(response.headers), (response.body or b"").decode("utf-8", "replace")
 
     @staticmethod
