@@ -232,7 +232,7 @@ class Cli {
     this.terraform(['init', '-input=false'], { stdio: ['ignore', 'ignore', 'inherit'] });
     // DockerSpawner's user servers are not in the state but sit on the stack's users network,
     // whose removal would fail while they run; their home volumes stay (unless --purge).
-    const servers = this.docker(['ps', '-aq', '--filter', `name=^${names.userServerTemplate.replace('{username}', '')}`]);
+    const servers = this.docker(['ps', '-aq', '--filter', `name=^${names.userServerPrefix}`]);
     if (servers.length > 0) {
       this.say(`removing the ${servers.length} user server(s) of ${env}`);
       this.exec('docker', ['rm', '-f', ...servers], { stdio: ['ignore', 'ignore', 'inherit'] });
@@ -252,7 +252,7 @@ class Cli {
     if (purge) {
       // The users' homes are DockerSpawner's (not in the state); data volumes an earlier destroy
       // kept are not in the state either: both go by name and by the stack's label.
-      const homes = this.docker(['volume', 'ls', '-q', '--filter', `name=^${names.homeVolumeTemplate.replace('{username}', '')}`]);
+      const homes = this.docker(['volume', 'ls', '-q', '--filter', `name=^${names.homeVolumePrefix}`]);
       const kept = this.docker(['volume', 'ls', '-q', '--filter', `label=${LABELS.environment}=${env}`]);
       const volumes = [...new Set([...homes, ...kept])].filter((v) => v.startsWith(`${names.prefix}-`));
       if (volumes.length > 0) {

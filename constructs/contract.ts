@@ -10,7 +10,7 @@
  */
 
 /** Version of stack.json and of this contract; the hub refuses any other. */
-export const CONTRACT_VERSION = 3;
+export const CONTRACT_VERSION = 4;
 
 /** Paths inside the stack's containers. */
 export const PATHS = {
@@ -40,6 +40,8 @@ export const PATHS = {
   coursesRoot: '/srv/nbgrader/courses',
   /** Home directory in user servers and graders. */
   home: '/home/jovyan',
+  /** Where a course server mounts the user's home of releases before course servers, if it exists. */
+  previousHome: '/home/jovyan/home-before-courses',
   /** The proxy's certificate and key. */
   proxyCertificate: '/etc/chp/tls.crt',
   proxyKey: '/etc/chp/tls.key',
@@ -124,6 +126,10 @@ export const IPV4_PATTERN = '^(?:(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(
 export const ORIGIN_PATTERN =
   '^https://(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|(?:(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d))(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$';
 
+/** JupyterHub 6's server names ("safe slugs"): 1-30 lower-case letters, digits, single hyphens, a letter first. */
+export const SERVER_NAME_MAX = 30;
+export const SERVER_NAME_PATTERN = '^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,29}$';
+
 /** Longest name Docker's embedded DNS resolves (one DNS label). */
 export const DNS_LABEL_MAX = 63;
 /** Smallest memory limit a server can start with (Docker itself refuses below 6 MB). */
@@ -165,7 +171,7 @@ export function contractDocument(stackSchema: unknown): Record<string, unknown> 
     signing_key_file_template: signingKeyFile('{name}'),
     built_in_services: snakeKeys(BUILT_IN_SERVICES),
     url_paths: snakeKeys(URL_PATHS),
-    patterns: { course_id: COURSE_ID_PATTERN, origin: ORIGIN_PATTERN },
+    patterns: { course_id: COURSE_ID_PATTERN, origin: ORIGIN_PATTERN, server_name: SERVER_NAME_PATTERN },
     min_memory_bytes: MIN_MEMORY_BYTES,
     min_cpus: MIN_CPUS,
     labels: snakeKeys(LABELS),

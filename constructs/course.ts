@@ -6,7 +6,7 @@ import { BuildContext, BuiltImage } from './built-image';
 import { PATHS, PORTS } from './contract';
 import { START_CAPABILITIES_ENGINE, containerDefaults, memoryMegabytes } from './container-defaults';
 import { DataVolume, IDataVolume } from './data-volume';
-import { StackNames } from './naming';
+import { StackNames, courseServerName } from './naming';
 import { IStackNetworks } from './network';
 
 /** A course as the hub needs to know it (what goes into stack.json). */
@@ -20,6 +20,14 @@ export interface ICourse {
   readonly graderUid: number;
   /** Whether the course's scores go back to the LMS. */
   readonly gradePassback: boolean;
+  /** The JupyterHub server name of the course's user servers. */
+  readonly serverName: string;
+  /** Memory limit of the course's user servers (and grader), e.g. "2G". */
+  readonly memory: string;
+  /** CPUs of the course's user servers. */
+  readonly cpus: number;
+  /** The course's user servers stop when idle this long. */
+  readonly idleCullSeconds: number;
   /** The grader service's URL as the hub reaches it. */
   readonly graderUrl: string;
   /** The hub user the formgrader acts as. */
@@ -40,8 +48,8 @@ export interface CourseEnvironment {
   readonly exchange: IDataVolume;
   /** The hub's username -> uid map, mounted read-only (strict collect checks submission owners). */
   readonly uidMap: IDataVolume;
-  /** Memory limit of the grader container, e.g. "2G". */
-  readonly graderMemory: string;
+  /** The environment's server limits, for courses that set none. */
+  readonly limits: { readonly memory: string; readonly cpus: number; readonly idleCullSeconds: number };
   /** Protect the course volume from destroy. */
   readonly protectData: boolean;
 }
@@ -62,6 +70,12 @@ export interface CourseProps {
   readonly graderUid: number;
   /** Send the course's scores back to the LMS. @default false */
   readonly gradePassback?: boolean;
+  /** Memory of the course's servers and grader. @default the environment's */
+  readonly memory?: string;
+  /** CPUs of the course's servers. @default the environment's */
+  readonly cpus?: number;
+  /** Stop the course's servers idle this long. @default the environment's */
+  readonly idleCullSeconds?: number;
   /** API token of the course's grader service (sensitive). */
   readonly serviceToken: string;
 }
@@ -79,6 +93,10 @@ export class Course extends Construct implements ICourse {
   readonly allowedImages: readonly string[];
   readonly graderUid: number;
   readonly gradePassback: boolean;
+  readonly serverName: string;
+  readonly memory: string;
+  readonly cpus: number;
+  readonly idleCullSeconds: number;
   readonly graderUrl: string;
   readonly graderUser: string;
   readonly oauthClientId: string;
@@ -98,6 +116,10 @@ export class Course extends Construct implements ICourse {
     this.allowedImages = [...props.allowedImages];
     this.graderUid = props.graderUid;
     this.gradePassback = props.gradePassback ?? false;
+    this.serverName = courseServerName(courseId);
+    this.memory = props.memory ?? props.environment.limits.memory;
+    this.cpus = props.cpus ?? props.environment.limits.cpus;
+    this.idleCullSeconds = props.idleCullSeconds ?? props.environment.limits.idleCullSeconds;
     this.graderUser = `grader-${courseId}`;
     this.oauthClientId = `service-${courseId}`;
     this.graderUrl = `http://${names.grader(courseId)}:${PORTS.notebook}`;
@@ -113,7 +135,7 @@ export class Course extends Construct implements ICourse {
     this.volume = new DataVolume(this, 'volume', { names, name: names.courseVolume(courseId), role: 'course', protect: props.environment.protectData });
 
     const prefix = `/services/${courseId}/`;
-    const memory = memoryMegabytes(props.environment.graderMemory);
+    const memory = memoryMegabytes(this.memory);
     this.grader = new Container(this, 'grader', {
       ...containerDefaults(names, 'grader'),
       name: names.grader(courseId),

@@ -80,8 +80,8 @@ export interface TeachingEnvironmentSettings {
   readonly embedding?: { readonly mode?: 'window' | 'iframe'; readonly allowedOrigins?: readonly string[] };
   /** Base images (pinned) and a CA bundle for package downloads in image builds. @default {} (official pinned images) */
   readonly images?: { readonly hubBase?: string; readonly proxy?: string; readonly caBundle?: string };
-  /** Per-user server limits. @default { memory: "2G", cpus: 1 } */
-  readonly limits?: { readonly memory?: string; readonly cpus?: number };
+  /** Server limits: per course server, and how many course servers a user may run. @default { memory: "2G", cpus: 1, serversPerUser: 3 } */
+  readonly limits?: { readonly memory?: string; readonly cpus?: number; readonly serversPerUser?: number };
   /** Stop user servers idle this long (300..604800). @default 3600 */
   readonly idleCullSeconds?: number;
   /** Host path of the Docker socket (mounted into the hub only). @default "/var/run/docker.sock" */
@@ -105,6 +105,10 @@ export interface CourseOptions {
   readonly graderUid?: number;
   /** Send the course's nbgrader scores to the LMS after autograde. @default false */
   readonly gradePassback?: boolean;
+  /** This course's server limits. @default the environment's */
+  readonly limits?: { readonly memory?: string; readonly cpus?: number };
+  /** Stop this course's servers idle this long. @default the environment's */
+  readonly idleCullSeconds?: number;
 }
 
 export interface TeachingEnvironmentProps extends TeachingEnvironmentSettings {
@@ -227,7 +231,7 @@ export class TeachingEnvironment extends Construct {
         notebookContext: this.notebookContext,
         exchange: this.exchange,
         uidMap: this.uidMap,
-        graderMemory: this.settings.limits.memory,
+        limits: { memory: this.settings.limits.memory, cpus: this.settings.limits.cpus, idleCullSeconds: this.settings.idleCullSeconds },
         protectData: this.protectData,
       },
       courseId: course.id,
@@ -237,6 +241,9 @@ export class TeachingEnvironment extends Construct {
       allowedImages: course.allowedImages,
       graderUid: course.graderUid,
       gradePassback: course.gradePassback,
+      memory: course.limits.memory,
+      cpus: course.limits.cpus,
+      idleCullSeconds: course.idleCullSeconds,
       serviceToken: this.secrets.addServiceToken(course.id),
     });
     this.coursesById.set(course.id, added);
@@ -314,6 +321,7 @@ export class TeachingEnvironment extends Construct {
         exchange_volume: names.exchange,
         server_name_template: names.userServerTemplate,
         home_volume_template: names.homeVolumeTemplate,
+        legacy_home_volume_template: names.legacyHomeVolumeTemplate,
       },
       lti11: { enabled: s.lti11.enabled },
       lti13: s.lti13.enabled
@@ -329,8 +337,9 @@ export class TeachingEnvironment extends Construct {
           }
         : { enabled: false, issuer: null, client_ids: [], authorize_url: null, jwks_url: null, deployment_ids: [], token_url: null, signing_keys: [] },
       frame_ancestors: s.embedding.mode === 'iframe' ? s.embedding.allowedOrigins : [],
-      limits: { memory_bytes: memoryBytes(s.limits.memory), cpus: s.limits.cpus },
-      idle_cull_seconds: s.idleCullSeconds,
+      limits: { servers_per_user: s.limits.serversPerUser },
+      // The hub's culler is the backstop: no course may wait longer than it.
+      idle_cull_seconds: Math.max(s.idleCullSeconds, ...courses.map((c) => c.idleCullSeconds)),
       courses: courses.map((c) => ({
         id: c.courseId,
         title: c.title,
@@ -341,6 +350,9 @@ export class TeachingEnvironment extends Construct {
         grader_url: c.graderUrl,
         grader_uid: c.graderUid,
         grade_passback: c.gradePassback,
+        server_name: c.serverName,
+        limits: { memory_bytes: memoryBytes(c.memory), cpus: c.cpus },
+        idle_cull_seconds: c.idleCullSeconds,
         grader_user: c.graderUser,
         oauth_client_id: c.oauthClientId,
         service_token_file: serviceTokenFile(c.courseId),

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { terraformSafeJson } from './terraform-text';
-import { SIGNING_KEY_NAME_PATTERN } from './contract';
+import { SERVER_NAME_PATTERN, SIGNING_KEY_NAME_PATTERN } from './contract';
 import { COURSE_ID_PATTERN, CONTRACT_VERSION, GRADER_UID_MAX, GRADER_UID_MIN, MIN_CPUS, MIN_MEMORY_BYTES, ORIGIN_PATTERN } from './contract';
 
 const nonEmpty = z.string().min(1);
@@ -25,6 +25,9 @@ const StackCourseSchema = z.strictObject({
   grader_url: httpUrl.describe("URL of the course's grader service, from the hub"),
   grader_uid: z.int().min(GRADER_UID_MIN).max(GRADER_UID_MAX),
   grade_passback: z.boolean().describe("send this course's nbgrader scores to the LMS"),
+  server_name: z.string().regex(new RegExp(SERVER_NAME_PATTERN)).describe("the JupyterHub server name of this course's servers"),
+  limits: z.strictObject({ memory_bytes: z.int().min(MIN_MEMORY_BYTES), cpus: z.number().min(MIN_CPUS) }).describe("this course's server limits"),
+  idle_cull_seconds: z.int().min(0).describe("this course's servers stop when idle this long"),
   grader_user: nonEmpty.describe('hub user the formgrader acts as (reserved: no launch may use it)'),
   oauth_client_id: nonEmpty.describe("the grader service's OAuth client id"),
   service_token_file: nonEmpty.describe("secret file with the grader service's API token"),
@@ -40,8 +43,9 @@ export const StackFileSchema = z.strictObject({
   docker: z.strictObject({
     network: dockerName.describe('network user servers join'),
     exchange_volume: dockerName,
-    server_name_template: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*\{username\}$/).describe('DockerSpawner name_template'),
-    home_volume_template: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*\{username\}$/).describe('per-user home volume'),
+    server_name_template: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*\{username\}--\{servername\}$/).describe('DockerSpawner name_template'),
+    home_volume_template: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*\{username\}--\{servername\}$/).describe('home volume per (user, course server)'),
+    legacy_home_volume_template: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*\{username\}$/).describe("a user's home of releases before course servers"),
   }),
   lti11: z.strictObject({ enabled: z.boolean() }),
   lti13: z.discriminatedUnion('enabled', [
@@ -70,8 +74,8 @@ export const StackFileSchema = z.strictObject({
     }),
   ]),
   frame_ancestors: z.array(z.string().regex(new RegExp(ORIGIN_PATTERN))).describe('LMS origins allowed to frame the tool; empty: none'),
-  limits: z.strictObject({ memory_bytes: z.int().min(MIN_MEMORY_BYTES), cpus: z.number().min(MIN_CPUS) }),
-  idle_cull_seconds: z.int().min(0),
+  limits: z.strictObject({ servers_per_user: z.int().min(1).describe('course servers one user may run at once') }),
+  idle_cull_seconds: z.int().min(0).describe('the hub culler: at least every course timeout (each server also stops itself after its own)'),
   courses: z.array(StackCourseSchema).min(1),
 });
 

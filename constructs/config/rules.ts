@@ -9,7 +9,7 @@ import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { BUILT_IN_SERVICES, DNS_LABEL_MAX, IPV4_PATTERN } from '../contract';
-import { StackNames } from '../naming';
+import { StackNames, courseServerName } from '../naming';
 import { AddIssue, ConfigIssue } from './errors';
 import { ImageProfile, PROFILES, notebookFlavour } from './images';
 import type { Config, CourseConfig, EnvironmentSettings } from './schema';
@@ -166,6 +166,7 @@ export class CourseRules {
   private readonly ids = new Map<string, string>();
   private readonly contexts = new Map<string, string>();
   private readonly uids = new Map<number, string>();
+  private readonly serverNames = new Map<string, string>();
   private readonly names: StackNames;
 
   /** `at(index)` is the field path of the course at that position, for problem reports. */
@@ -195,6 +196,11 @@ export class CourseRules {
     if (grader.length > DNS_LABEL_MAX) {
       add(`${cat}.id`, `derived grader name "${grader}" is ${grader.length} characters; Docker's DNS resolves at most ${DNS_LABEL_MAX}; shorten the course id or the environment name`, course.id);
     }
+    const server = courseServerName(course.id);
+    const sharing = this.serverNames.get(server);
+    if (sharing !== undefined && sharing !== course.id) {
+      add(`${cat}.id`, `course ids "${sharing}" and "${course.id}" lead to the same server name "${server}"; rename one of them`, course.id);
+    } else this.serverNames.set(server, course.id);
     course.contexts.forEach((ctx, k) => {
       const owner = this.contexts.get(ctx);
       if (owner !== undefined && owner !== course.id) add(`${cat}.contexts[${k}]`, `context already maps to course "${owner}"; a context can launch into one course only`, ctx);

@@ -82,6 +82,25 @@ const url = (what: string) =>
     { error: `${what} must be an absolute https:// URL (http:// only for localhost / 127.0.0.1)` },
   );
 
+const memoryLimit = z
+  .string()
+  .trim()
+  .regex(MEMORY, { error: 'limits.memory must look like "512M" or "2G"' })
+  .refine((v) => !MEMORY.test(v) || memoryBytes(v) >= MIN_MEMORY_BYTES, {
+    error: `limits.memory must be at least ${MIN_MEMORY_BYTES / 1024 ** 2}M: a Jupyter server does not start with less (Docker refuses below 6M)`,
+  })
+  .refine((v) => !MEMORY.test(v) || memoryBytes(v) <= MAX_MEMORY_BYTES, { error: 'limits.memory must be at most 16T' });
+
+const cpuLimit = z
+  .number()
+  .min(MIN_CPUS, { error: `limits.cpus must be at least ${MIN_CPUS} (Docker's smallest CPU quota)` })
+  .max(64, { error: 'limits.cpus must be at most 64' });
+
+const idleCull = z
+  .int()
+  .min(300, { error: 'idleCullSeconds must be at least 300 (5 minutes); students lose work more often below' })
+  .max(7 * 24 * 3600);
+
 export const CourseSchema = z
   .strictObject({
     id: z
@@ -114,6 +133,14 @@ export const CourseSchema = z
       .array(imageReference('each allowedImages entry'))
       .default([])
       .describe('Further images a launch may choose with the custom parameter/claim `image`; the course image is always allowed.'),
+    limits: z
+      .strictObject({
+        memory: memoryLimit.optional().describe("Memory of this course's user servers. @default the environment's limits.memory"),
+        cpus: cpuLimit.optional().describe("CPUs of this course's user servers. @default the environment's limits.cpus"),
+      })
+      .default({})
+      .describe("This course's server limits. @default the environment's"),
+    idleCullSeconds: idleCull.optional().describe("Stop this course's user servers idle this long. @default the environment's idleCullSeconds"),
     gradePassback: z
       .boolean()
       .default(false)
@@ -275,29 +302,18 @@ export const EnvironmentSettingsSchema = z
       .describe('Base images and build-time package source.'),
     limits: z
       .strictObject({
-        memory: z
-          .string()
-          .trim()
-          .regex(MEMORY, { error: 'limits.memory must look like "512M" or "2G"' })
-          .refine((v) => !MEMORY.test(v) || memoryBytes(v) >= MIN_MEMORY_BYTES, {
-            error: `limits.memory must be at least ${MIN_MEMORY_BYTES / 1024 ** 2}M: a Jupyter server does not start with less (Docker refuses below 6M)`,
-          })
-          .refine((v) => !MEMORY.test(v) || memoryBytes(v) <= MAX_MEMORY_BYTES, { error: 'limits.memory must be at most 16T' })
-          .default('2G')
-          .describe('Memory per user server (and per grader), K/M/G/T suffix.'),
-        cpus: z
-          .number()
-          .min(MIN_CPUS, { error: `limits.cpus must be at least ${MIN_CPUS} (Docker's smallest CPU quota)` })
-          .max(64, { error: 'limits.cpus must be at most 64' }).default(1).describe('CPUs per user server.'),
+        memory: memoryLimit.default('2G').describe('Memory per user server (and per grader), K/M/G/T suffix.'),
+        cpus: cpuLimit.default(1).describe('CPUs per user server.'),
+        serversPerUser: z
+          .int({ error: 'limits.serversPerUser must be a whole number' })
+          .min(1, { error: 'limits.serversPerUser must be at least 1' })
+          .max(50)
+          .default(3)
+          .describe("Course servers one user may run at once (a student in several courses has one server per course)."),
       })
-      .default({ memory: '2G', cpus: 1 })
-      .describe('Per-user server limits.'),
-    idleCullSeconds: z
-      .int()
-      .min(300, { error: 'idleCullSeconds must be at least 300 (5 minutes); students lose work more often below' })
-      .max(7 * 24 * 3600)
-      .default(3600)
-      .describe('Stop user servers idle this long.'),
+      .default({ memory: '2G', cpus: 1, serversPerUser: 3 })
+      .describe('Per-user server limits; a course can set its own memory and cpus.'),
+    idleCullSeconds: idleCull.default(3600).describe('Stop user servers idle this long; a course can set its own.'),
     dockerSocket: plainPath('dockerSocket').pipe(z.string().startsWith('/', { error: 'dockerSocket must be an absolute path' })).default('/var/run/docker.sock').describe('Host path of the Docker socket; mounted into the hub only.'),
     state: StateSchema,
   })

@@ -57,11 +57,11 @@ c.JupyterHub.load_groups = hub.groups(stack)
 c.JupyterHub.load_roles = hub.roles(stack)
 c.JupyterHub.services = hub.services(stack, secrets)
 
-# One container per user, from the course's image, with its own uid
+# One server per (user, course): named servers, each from its course's image, limits and idle
+# timeout (spawner.py), with the user's own uid; a launch lands in its course's server
+c.JupyterHub.allow_named_servers = True
 c.JupyterHub.spawner_class = CourseDockerSpawner
 c.CourseSpawnerMixin.stack = stack
-c.Spawner.mem_limit = stack.limits.memory_bytes
-c.Spawner.cpu_limit = stack.limits.cpus
 c.Spawner.args = hub.singleuser_args(stack)
 # A start-of-class rush on a small host: N servers boot at once and share its cores, so the
 # N-th needs ~N x the single start time; the defaults (60 s / 30 s) failed most launches
@@ -79,6 +79,7 @@ c.DockerSpawner.volumes = {
     stack.docker.home_volume_template: PATHS["home"],
     stack.docker.exchange_volume: PATHS["exchange_root"],
 }
+c.CourseDockerSpawner.legacy_home_template = stack.docker.legacy_home_volume_template
 c.DockerSpawner.remove = True  # the home volume outlives the container
 c.DockerSpawner.pull_policy = "never"  # images are built by Terraform before any spawn
 c.DockerSpawner.cmd = [PATHS["start_script"]]

@@ -45,7 +45,6 @@ stack_config.PUBLIC_URL = f"https://{stack_config.HOSTNAME}:{stack_config.PORT}"
 import harness  # noqa: E402
 from harness import WORK_DIR, Stack, docker, inspect, names, prerequisite_problems, say, wipe_everything  # noqa: E402
 from lti_platform import Lti11Consumer  # noqa: E402
-from teaching import lti11_launch  # noqa: E402
 
 ENV, PREFIX, PORT, PUBLIC_URL = stack_config.ENV, stack_config.PREFIX, stack_config.PORT, stack_config.PUBLIC_URL
 assert harness.WORK_DIR == harness.ROOT / ".gen" / "bench", harness.WORK_DIR
@@ -123,23 +122,25 @@ class User:
 
     @property
     def container(self) -> str:
-        return f"{PREFIX}-nb-{self.name}"
+        return f"{PREFIX}-nb-{self.name}--{COURSE}"  # the course's server (its id is a valid server name)
 
     def launch_until_ready(self, poll: float = POLL, timeout: float = READY_TIMEOUT) -> float:
-        """Signed LTI 1.1 launch, ask for the server (what the browser does after the launch
-        redirect), then wait until the user's server answers through the proxy
-        (/user/<name>/lab 200, the server's own OAuth cookie set on the way)."""
+        """Signed LTI 1.1 launch, follow its redirect into the course's server (what the browser
+        does), then wait until the server answers through the proxy (/user/<name>/<course>/lab
+        200, the server's own OAuth cookie set on the way)."""
         b = self.bench
         t0 = time.monotonic()
         deadline = t0 + timeout
-        lti11_launch(None, b.consumer, type("U", (), {"name": self.name, "role": "student", "session": self.session,
-                                                      "course": COURSE})(), CONTEXT)
-        r = self.session.get(b.url("/hub/spawn"), allow_redirects=False, timeout=60)
+        body = b.consumer.sign({"user_id": self.name, "roles": "Learner", "context_id": CONTEXT,
+                                "resource_link_id": f"rl-{CONTEXT}", "launch_presentation_document_target": "window"})
+        r = b.consumer.post(self.session, body)
+        assert r.status_code == 302 and r.headers["Location"] == f"/hub/spawn/{self.name}/{COURSE}", (r.status_code, r.headers)
+        r = self.session.get(b.url(r.headers["Location"]), allow_redirects=False, timeout=60)
         assert r.status_code == 302, (r.status_code, r.text[:300])
         while True:
             r = self.session.get(b.url("/hub/api/user"), timeout=60)
             if r.status_code == 200:
-                server = r.json()["servers"].get("")
+                server = r.json()["servers"].get(COURSE)
                 if server and server.get("ready"):
                     break
                 if not server and r.json().get("pending") is None:
@@ -147,19 +148,19 @@ class User:
             if time.monotonic() > deadline:
                 raise AssertionError(f"{self.name}: not ready after {timeout}s ({r.status_code} {r.text[:200]})")
             time.sleep(poll)
-        r = self.session.get(b.url(f"/user/{self.name}/lab"), timeout=60)
-        assert r.status_code == 200 and r.url.endswith(f"/user/{self.name}/lab"), (r.status_code, r.url)
+        r = self.session.get(b.url(f"/user/{self.name}/{COURSE}/lab"), timeout=60)
+        assert r.status_code == 200 and r.url.endswith(f"/user/{self.name}/{COURSE}/lab"), (r.status_code, r.url)
         self.seconds = time.monotonic() - t0
         return self.seconds
 
     def status(self) -> int:
-        return self.session.get(self.bench.url(f"/user/{self.name}/api/status"), allow_redirects=False,
+        return self.session.get(self.bench.url(f"/user/{self.name}/{COURSE}/api/status"), allow_redirects=False,
                                 timeout=30).status_code
 
     def stop(self) -> int:
         """DELETE its own server through the hub API with its cookie (and the hub's XSRF token)."""
         xsrf = next((c.value for c in self.session.cookies if c.name == "_xsrf" and c.path.startswith("/hub")), "")
-        r = self.session.delete(self.bench.url(f"/hub/api/users/{self.name}/server"),
+        r = self.session.delete(self.bench.url(f"/hub/api/users/{self.name}/servers/{COURSE}"),
                                 headers={"X-XSRFToken": xsrf, "Referer": self.bench.url("/hub/home")}, timeout=60)
         return r.status_code
 
@@ -254,7 +255,7 @@ def measure_floor(bench: Bench, warm: User) -> dict:
     for e in env:
         if e.startswith("JUPYTERHUB_SERVICE_URL="):
             port = int(e.rsplit(":", 1)[1].split("/")[0])
-    home = f"{PREFIX}-home-{warm.name}"
+    home = f"{PREFIX}-home-{warm.name}--{COURSE}"
     mounts = [(m["Name"], m["Destination"]) for m in info["Mounts"] if m.get("Name")]
     code = warm.stop()
     say(f"    floor template: {warm.container} image {cfg['Image']} cmd {cfg['Cmd']} port {port} (its server stopped: {code})")

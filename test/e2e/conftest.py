@@ -39,6 +39,7 @@ class User:
     role: str  # "instructor" | "student"
     protocol: str  # "lti11" | "lti13"
     session: requests.Session = None  # the user's browser
+    server: str = ""  # the course's server name
     container: str = ""
     uid: int = 0
     launch_to_ready: float = 0.0

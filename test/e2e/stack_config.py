@@ -29,11 +29,13 @@ class Course:
     title: str
     context: str
     grade_passback: bool = False
+    limits: dict | None = None  # the course's own server limits (else the environment's)
+    idle_cull_seconds: int | None = None
 
 
 COURSES = [
     Course("algebra", "Linear Algebra (e2e)", "ctx-e2e-algebra", grade_passback=True),
-    Course("physics", "Physics Lab (e2e)", "ctx-e2e-physics"),
+    Course("physics", "Physics Lab (e2e)", "ctx-e2e-physics", limits={"memory": "768M", "cpus": 0.5}, idle_cull_seconds=900),
 ]
 ADDED_COURSE = Course("chem101", "Chemistry (e2e, added later)", "ctx-e2e-chem101")
 
@@ -60,11 +62,19 @@ def config(courses: list[Course], *, idle_cull_seconds: int, platform_ca: Path) 
                 },
                 "limits": {"memory": "1G", "cpus": 1},
                 "idleCullSeconds": idle_cull_seconds,
-                "courses": [{"id": c.id, "title": c.title, "contexts": [c.context], "gradePassback": c.grade_passback}
-                            for c in courses],
+                "courses": [course_config(c) for c in courses],
             }
         ],
     }
+
+
+def course_config(c: Course) -> dict:
+    config = {"id": c.id, "title": c.title, "contexts": [c.context], "gradePassback": c.grade_passback}
+    if c.limits:
+        config["limits"] = c.limits
+    if c.idle_cull_seconds:
+        config["idleCullSeconds"] = c.idle_cull_seconds
+    return config
 
 
 def write_config(path: Path, courses: list[Course], *, idle_cull_seconds: int, platform_ca: Path) -> Path:

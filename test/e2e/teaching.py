@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -53,6 +54,7 @@ def lti11_launch(e2e, user, context_id: str, custom: dict | None = None):
                "launch_presentation_document_target": "window"},
     )
     assert r.status_code == 302, (r.status_code, r.text[:500])
+    return r
 
 
 def lti13_launch(e2e, user, context_id: str):
@@ -61,6 +63,7 @@ def lti13_launch(e2e, user, context_id: str):
     r = e2e.lms.lti13.launch(user.session, e2e.url(""), sub=user.name, roles=roles,
                              context={"id": context_id, "label": user.course, "title": user.course})
     assert r.status_code == 302, (r.status_code, r.text[:500])
+    return r
 
 
 def hub_user(e2e, user) -> dict:
@@ -69,29 +72,35 @@ def hub_user(e2e, user) -> dict:
     return r.json()
 
 
-def start_server(e2e, user, timeout: float = 180) -> None:
-    """What the browser does after the launch: ask for the server, wait until the hub calls it
-    ready, then open it through the proxy (JupyterHub OAuth sets the server's own cookie)."""
-    r = user.session.get(e2e.url("/hub/spawn"), allow_redirects=False, timeout=30)
-    assert r.status_code == 302, (r.status_code, r.text[:300])
+def land(e2e, user, launch, timeout: float = 180) -> list[str]:
+    """Only what a browser does after the launch: follow its redirect into the course's server,
+    through the progress page while it starts (whose script reloads it when the server is ready),
+    until JupyterLab answers. Returns the URL path of each page on the way."""
+    location = launch.headers["Location"]
+    assert location == f"/hub/spawn/{user.name}/{user.server}", location
+    trail, url = [], e2e.url(location)
     deadline = time.monotonic() + timeout
     while True:
-        server = hub_user(e2e, user)["servers"].get("")
-        if server and server.get("ready"):
-            break
-        if time.monotonic() > deadline:
-            # JupyterHub logs to stderr: capture both streams.
-            logs = subprocess.run(["docker", "logs", "--tail", "60", f"{PREFIX}-hub"], capture_output=True, text=True, timeout=60)
-            logs = logs.stdout + logs.stderr
-            pytest.fail(f"server of {user.name} not ready after {timeout}s: {server}\nhub log:\n{logs}")
-        time.sleep(0.5)
-    r = user.session.get(e2e.url(f"/user/{user.name}/lab"), timeout=60)
-    assert r.status_code == 200 and r.url.endswith(f"/user/{user.name}/lab"), (r.status_code, r.url)
+        r = user.session.get(url, allow_redirects=False, timeout=60)
+        trail.append(urlsplit(r.url).path)
+        if r.status_code in (301, 302, 303, 307):
+            url = urljoin(r.url, r.headers["Location"])
+            continue
+        if r.status_code == 200 and "/hub/spawn-pending/" in r.url:
+            if time.monotonic() > deadline:
+                logs = subprocess.run(["docker", "logs", "--tail", "60", f"{PREFIX}-hub"], capture_output=True, text=True, timeout=60)
+                pytest.fail(f"{user.name}'s {user.server} server not ready after {timeout}s\nhub log:\n{logs.stdout + logs.stderr}")
+            time.sleep(0.5)
+            continue
+        break
+    assert r.status_code == 200 and r.url.endswith(f"/user/{user.name}/{user.server}/lab"), (r.status_code, r.url, trail)
+    assert "JupyterLab" in r.text, r.text[:300]
+    return trail
 
 
 def server_status(e2e, user) -> dict:
-    """The user's own server answering through the proxy, with the user's session."""
-    r = user.session.get(e2e.url(f"/user/{user.name}/api/status"), allow_redirects=False, timeout=30)
+    """The user's course server answering through the proxy, with the user's session."""
+    r = user.session.get(e2e.url(f"/user/{user.name}/{user.server}/api/status"), allow_redirects=False, timeout=30)
     assert r.status_code == 200, f"{user.name}: {r.status_code} {r.headers.get('Location')} {r.text[:200]}"
     return r.json()
 

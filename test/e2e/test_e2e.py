@@ -11,11 +11,11 @@ import ssl
 import time
 
 from conftest import User
-from harness import docker, inspect, names, record_time, say, timed
+from harness import STAND_IN_IMAGES, docker, inspect, names, record_time, say, timed
 from stack_config import ADDED_COURSE, PORT, PREFIX
 from teaching import (ASSIGNMENT, POINTS, RIGHT, WRONG, as_user, collect_and_autograde, container_env,
                       create_and_release, fetch_answer_submit, gradebook_scores, hub_user, inbound,
-                      lti11_launch, lti13_launch, server_status, show, start_server, submitted_timestamp)
+                      land, lti11_launch, lti13_launch, server_status, show, submitted_timestamp)
 
 USERS = [  # name, course, role, protocol
     ("teacher", "algebra", "instructor", "lti13"),
@@ -55,7 +55,7 @@ def running(container: str) -> bool:
 
 
 def user_servers(e2e) -> dict[str, str]:
-    return {u.name: inspect(u.container, "{{.Id}}") for u in e2e.users.values()}
+    return {key: inspect(u.container, "{{.Id}}") for key, u in e2e.users.items()}
 
 
 def wait_for_hub(e2e, timeout: float = 180) -> None:
@@ -129,18 +129,21 @@ def test_1b_every_published_url_answers(e2e):
 def test_2_launches(e2e):
     contexts = {c.id: c.context for c in e2e.courses}
     images = {c["id"]: c["image"] for c in stack_json(e2e)["courses"]}
+    servers = {c["id"]: c["server_name"] for c in stack_json(e2e)["courses"]}
     with timed("2 launches from the LMS peers (LTI 1.3: instructor + 3 students; LTI 1.1: 1 student) until servers answer"):
         for name, course, role, protocol in USERS:
-            user = e2e.users[name] = User(name, course, role, protocol, session=e2e.browser())
+            user = e2e.users[name] = User(name, course, role, protocol, session=e2e.browser(), server=servers[course])
             t0 = time.monotonic()
             if protocol == "lti11":
-                lti11_launch(e2e, user, contexts[course], custom={"assignment": ASSIGNMENT})
+                launch = lti11_launch(e2e, user, contexts[course], custom={"assignment": ASSIGNMENT})
             else:
-                lti13_launch(e2e, user, contexts[course])
-            start_server(e2e, user)
+                launch = lti13_launch(e2e, user, contexts[course])
+            trail = land(e2e, user, launch)  # only the redirects a browser follows, into JupyterLab
             user.launch_to_ready = time.monotonic() - t0
-            record_time(f"launch -> server ready: {name} ({protocol}, {role})", user.launch_to_ready)
-            user.container = f"{PREFIX}-nb-{name}"
+            record_time(f"launch -> JupyterLab: {name} ({protocol}, {role})", user.launch_to_ready)
+            if name == "teacher":
+                say(f"    the browser's way from the launch: {' -> '.join(trail)}")
+            user.container = f"{PREFIX}-nb-{name}--{user.server}"
             user.uid = int(container_env(user.container)["NB_UID"])
             status = server_status(e2e, user)
             info = inspect(user.container)
@@ -162,6 +165,59 @@ def test_2_launches(e2e):
                          "/srv/nbgrader/uids", "/srv/nbgrader/uids/uids.json")
     say("    as the grader sees it:\n      " + grader_view.replace("\n", "\n      "))
     assert [line.split()[:2] for line in grader_view.splitlines()] == [["755", "0:0"], ["644", "0:0"]]
+
+
+def test_2b_one_student_two_courses(e2e):
+    """erin is in algebra and physics: two servers at once, each with its course's image, home,
+    limits and idle timeout; her home from before course servers appears in both; stopping one (as
+    the idle culler does) leaves the other; relaunching a course returns to its server."""
+    contexts = {c.id: c.context for c in e2e.courses}
+    courses = {c["id"]: c for c in stack_json(e2e)["courses"]}
+    legacy = f"{PREFIX}-home-erin"  # what the release before course servers left her
+    docker("volume", "create", legacy)
+    docker("run", "--rm", "-v", f"{legacy}:/h", "--user", "0", "--entrypoint", "sh", STAND_IN_IMAGES[2],
+           "-c", "echo from before > /h/notes.txt && chmod 644 /h/notes.txt")
+    session = e2e.browser()
+    with timed("2b one student, two courses: launches, servers, homes, limits, culling one"):
+        for course in ("algebra", "physics"):
+            user = e2e.users[f"erin@{course}"] = User("erin", course, "student", "lti13", session=session,
+                                                      server=courses[course]["server_name"])
+            land(e2e, user, lti13_launch(e2e, user, contexts[course]))
+            user.container = f"{PREFIX}-nb-erin--{user.server}"
+            user.uid = int(container_env(user.container)["NB_UID"])
+        a, b = e2e.users["erin@algebra"], e2e.users["erin@physics"]
+        for u in (a, b):
+            info = inspect(u.container)
+            mounts = sorted(m.get("Name") or m["Source"] for m in info["Mounts"])
+            limits = (info["HostConfig"]["Memory"], info["HostConfig"]["CpuQuota"] / info["HostConfig"]["CpuPeriod"])
+            timeout = next(a for a in info["Config"]["Cmd"] if a.startswith("--ServerApp.shutdown_no_activity_timeout="))
+            say(f"    erin@{u.course}: {u.container} image {info['Config']['Image']}; memory, cpus {limits}; {timeout}; mounts {mounts}")
+            assert info["State"]["Running"] and info["Config"]["Image"] == courses[u.course]["image"]
+            assert limits == (courses[u.course]["limits"]["memory_bytes"], courses[u.course]["limits"]["cpus"])
+            assert timeout.endswith(f"={courses[u.course]['idle_cull_seconds']}")
+            assert mounts == sorted([f"{PREFIX}-exchange", f"{PREFIX}-home-erin--{u.server}", legacy])
+            assert as_user(u, "cat ~/home-before-courses/notes.txt").stdout.strip() == "from before"
+        assert courses["physics"]["limits"]["memory_bytes"] == 768 * 1024**2 and courses["physics"]["idle_cull_seconds"] == 900
+        assert a.uid == b.uid, "one Unix identity per user"
+        as_user(a, "echo algebra > ~/only-in-algebra.txt")
+        as_user(b, "echo physics > ~/only-in-physics.txt")
+        assert as_user(b, "test -e ~/only-in-algebra.txt", check=False).returncode != 0, "a file of A is visible in B"
+        # Stop B the way the idle culler does (its token, its API call): A keeps running.
+        token = docker("exec", f"{PREFIX}-hub", "cat", "/srv/jupyterhub/secrets/service-token-idle-culler")
+        a_id = inspect(a.container, "{{.Id}}")
+        r = e2e.browser().delete(e2e.url(f"/hub/api/users/erin/servers/{b.server}"), headers={"Authorization": f"token {token}"}, timeout=60)
+        assert r.status_code in (202, 204), r.text
+        deadline = time.monotonic() + 60
+        while b.container in names("container") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert b.container not in names("container") and inspect(a.container, "{{.Id}}") == a_id
+        server_status(e2e, a)
+        # Relaunching A returns to the same server; relaunching B starts it again, its files kept.
+        land(e2e, a, lti13_launch(e2e, a, contexts["algebra"]))
+        assert inspect(a.container, "{{.Id}}") == a_id, "a relaunch of A started another server"
+        land(e2e, b, lti13_launch(e2e, b, contexts["physics"]))
+        assert as_user(b, "cat ~/only-in-physics.txt").stdout.strip() == "physics"
+    say("    erin: two course servers, separate homes, her previous home in both; culling physics left algebra; relaunches return")
 
 
 def test_3_nbgrader_round_trip(e2e):
@@ -257,7 +313,7 @@ def test_4_isolation(e2e):
         probe("only alice's own home is mounted", alice, "ls /home/*/algebra/ps1 2>&1; grep -E ' /home| /srv' /proc/self/mounts", allowed=True)
         mounts = sorted(m.get("Name") or m["Source"] for m in inspect(alice.container, "{{json .Mounts}}"))
         say(f"    mounts of {alice.container}: {mounts}")
-        assert mounts == [f"{PREFIX}-exchange", f"{PREFIX}-home-alice"]
+        assert mounts == [f"{PREFIX}-exchange", f"{PREFIX}-home-alice--algebra"]
         probe("course directories (gradebook, submitted copies)", alice, "ls -A /srv/nbgrader/courses", allowed=True)
         assert as_user(alice, "ls -A /srv/nbgrader/courses").stdout.strip() == ""
         # With the exact name (72 random bits), nbgrader's own permissions allow it: see the report.
@@ -293,8 +349,8 @@ def test_4_isolation(e2e):
             r = who.session.get(e2e.url("/services/algebra/formgrader"), timeout=60)
             say(f"    GET /services/algebra/formgrader as {who.name} ({who.role}): {r.status_code} (final URL {r.url})")
             assert r.status_code == expected
-        r = alice.session.get(e2e.url("/user/bob/api/status"), timeout=30)
-        say(f"    GET /user/bob/api/status as alice: {r.status_code}")
+        r = alice.session.get(e2e.url(f"/user/bob/{bob.server}/api/status"), timeout=30)
+        say(f"    GET /user/bob/{bob.server}/api/status as alice: {r.status_code}")
         assert r.status_code == 403
 
         probe("Docker socket", alice, "ls -l /var/run/docker.sock /run/docker.sock", allowed=False)
@@ -391,7 +447,7 @@ def test_7_destroy_keeps_data(e2e):
     volumes = names("volume")
     say(f"    volumes left: {volumes}")
     expected = {f"{PREFIX}-{v}" for v in ("hub-data", "exchange", "uids", "course-algebra", "course-physics",
-                                          "course-chem101", "home-teacher", "home-alice", "home-bob", "home-carol")}
+                                          "course-chem101")} | {f"{PREFIX}-home-{u.name}--{u.server}" for u in e2e.users.values()}
     assert expected <= set(volumes)
     with timed("7 redeploy onto the kept volumes"):
         e2e.stack.deploy()

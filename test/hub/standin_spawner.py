@@ -14,14 +14,17 @@ class LocalCourseSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
     record_dir = Unicode(config=True)
 
     async def start(self):
-        await self.resolve_course()
-        self.record_uid()
+        await self.prepare()
         env = self.get_env()
         record = {
             "course": self.course_id,
+            "server": self.name,
             "image": self.course_image,
+            "mem_limit": self.mem_limit,
+            "cpu_limit": self.cpu_limit,
+            "args": self.get_args(),
             "NB_UID": env["NB_UID"],
             "JHLTI_COURSE_ID": env["JHLTI_COURSE_ID"],
         }
-        Path(self.record_dir, self.user.name + ".json").write_text(json.dumps(record))
+        Path(self.record_dir, f"{self.user.name}--{self.name}.json").write_text(json.dumps(record))
         return await SimpleLocalProcessSpawner.start(self)

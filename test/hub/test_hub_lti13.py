@@ -32,19 +32,21 @@ def test_login_and_callback_map_roles_and_context(hub):
     assert state["https://purl.imsglobal.org/spec/lti/claim/context"]["id"] == "ctx-intro101"
 
 
-def spawn(hub, name) -> dict:
-    r = hub.api("POST", f"/users/{name}/server")
+def spawn(hub, name, server="intro101", stop=True) -> dict:
+    """Start the user's course server through the API; what the spawner gave it."""
+    r = hub.api("POST", f"/users/{name}/servers/{server}")
     assert r.status_code in (201, 202), r.text
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        server = hub.user(name)["servers"].get("")
-        if server and server["ready"]:
+        found = hub.user(name)["servers"].get(server)
+        if found and found["ready"]:
             break
         time.sleep(0.5)
     else:
-        pytest.fail(f"server of {name} not ready:\n{hub.log_text()[-4000:]}")
-    record = json.loads(Path(hub.tmp, "spawns", name + ".json").read_text())
-    assert hub.api("DELETE", f"/users/{name}/server").status_code in (202, 204)
+        pytest.fail(f"server {server} of {name} not ready:\n{hub.log_text()[-4000:]}")
+    record = json.loads(Path(hub.tmp, "spawns", f"{name}--{server}.json").read_text())
+    if stop:
+        assert hub.api("DELETE", f"/users/{name}/servers/{server}").status_code in (202, 204)
     return record
 
 

@@ -1,20 +1,21 @@
 """Role, course and image mapping on launch payloads shaped as Canvas, Moodle and Open edX send them."""
 
+from dataclasses import replace
+
 import pytest
 
 from jupyterhub_lti_stack.launch import (
     INSTRUCTOR, STUDENT, choose_image, course_groups, course_role, lti11_launch, lti13_launch,
 )
-from jupyterhub_lti_stack.stack import Course
+from jupyterhub_lti_stack.stack import parse_stack
+from test_stack import golden
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 
-COURSE = Course(
-    id="intro101", title="Intro", context_ids=("ctx-1",), image="img/default:1",
-    allowed_images=("img/r:1",), volume="v", grader_url="http://g:8888", grader_uid=4242, grade_passback=False,
-    grader_user="grader-intro101", oauth_client_id="service-intro101", service_token_file="service-token-intro101",
-)
+# A course as the constructs write it (golden fixture), with images and a context of this test's own.
+COURSE = replace(parse_stack(golden("hubtest")).course("intro101"), title="Intro", context_ids=("ctx-1",),
+                 image="img/default:1", allowed_images=("img/r:1",))
 
 # LTI 1.1 form fields (oauth_* already stripped, as in ltiauthenticator's auth_state)
 CANVAS_11_TEACHER = {

@@ -1,4 +1,4 @@
-import { CONTRACT_VERSION } from '../../constructs';
+import { CONTRACT_VERSION, courseServerName } from '../../constructs';
 import { byName, load, resources, synthConfig } from './helpers';
 
 /** A container's mounts as [volume name or host path, container path, read-only]. */
@@ -99,12 +99,12 @@ describe('demo environment (embedded config)', () => {
       environment: 'demo',
       public_url: 'https://localhost:8443',
       proxy_api_url: 'http://jhlti-demo-proxy-api:8001',
-      docker: { network: 'jhlti-demo-users', exchange_volume: 'jhlti-demo-exchange', server_name_template: 'jhlti-demo-nb-{username}' },
+      docker: { network: 'jhlti-demo-users', exchange_volume: 'jhlti-demo-exchange', server_name_template: 'jhlti-demo-nb-{username}--{servername}' },
       lti11: { enabled: true },
       lti13: { enabled: false },
       frame_ancestors: [],
       idle_cull_seconds: 3600,
-      limits: { memory_bytes: 2 * 1024 ** 3, cpus: 1 },
+      limits: { servers_per_user: 3 },
     });
     expect(stackFile.courses).toHaveLength(1);
     expect(stackFile.courses[0]).toMatchObject({ id: 'intro101', context_ids: ['demo-context-intro101'], grader_url: 'http://jhlti-demo-grader-intro101:8888' });
@@ -196,7 +196,13 @@ describe('three courses in two environments', () => {
     expect(stackFile.courses.map((c: { id: string }) => c.id)).toEqual(['mechanics', 'data_lab']);
     expect(stackFile.courses[1]).toMatchObject({ allowed_images: ['quay.io/jupyter/datascience-notebook:hub-5.5.4'], grader_uid: 4100 });
     expect(byName(json.physics, 'docker_image', 'quay.io/jupyter/datascience-notebook:hub-5.5.4').keep_locally).toBe(true);
-    expect(stackFile.limits).toEqual({ memory_bytes: 1024 ** 3, cpus: 0.5 });
+    // One server per (user, course): each course's own server name and limits (the environment's by default).
+    expect(stackFile.courses.map((c: { server_name: string; limits: unknown; idle_cull_seconds: number }) => [c.server_name, c.limits, c.idle_cull_seconds])).toEqual([
+      ['mechanics', { memory_bytes: 1024 ** 3, cpus: 0.5 }, 1800],
+      [courseServerName('data_lab'), { memory_bytes: 1024 ** 3, cpus: 0.5 }, 1800],
+    ]);
+    expect(courseServerName('data_lab')).toMatch(/^data-lab-[0-9a-f]{6}$/);
+    expect(stackFile.limits).toEqual({ servers_per_user: 3 });
     const chemHub = byName(json.chem, 'docker_container', 'jhlti-chem-hub');
     const chemFile = JSON.parse(chemHub.upload.find((u: { file: string }) => u.file === '/srv/jupyterhub/stack.json').content);
     expect(chemFile.frame_ancestors).toEqual(['https://moodle.example.test']);

@@ -17,7 +17,9 @@ from jupyterhub import orm
 from jupyterhub.handlers import BaseHandler
 from ltiauthenticator.lti11.auth import LTI11Authenticator
 from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler
+from jupyterhub.utils import url_path_join
 from ltiauthenticator.lti13.auth import LTI13Authenticator
+from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
 from tornado.web import HTTPError
 from traitlets import Bool, Dict, Instance
 from traitlets import Set as TraitletsSet
@@ -70,21 +72,40 @@ class LaunchInfoHandler(BaseHandler):
         )
 
 
+async def course_server_url(handler, user) -> str:
+    """Where a launch lands: the launching course's own server (spawned if needed, through the
+    progress page), never the hub's home page with a "Start My Server" button."""
+    state = await user.get_auth_state() or {}
+    course = handler.authenticator.stack.course((state.get("jhlti") or {}).get("course"))
+    if course is None:
+        return handler.get_next_url(user)
+    return url_path_join(handler.hub.base_url, "spawn", user.escaped_name, course.server_name)
+
+
 class Lti11LaunchHandler(LTI11AuthenticateHandler):
-    """ltiauthenticator's LTI 1.1 launch, but a ``custom_next`` parameter may only name a
-    path on this hub (upstream redirects to any URL, an open redirect after login)."""
+    """ltiauthenticator's LTI 1.1 launch, landing in the course's server; a ``custom_next``
+    parameter may only name a path on this hub (upstream redirects to any URL, an open redirect
+    after login)."""
 
     async def post(self):
-        await self.login_user()
+        user = await self.login_user()
         next_url = self.get_body_argument("custom_next", "")
         if not next_url.startswith("/") or next_url[1:2] in ("/", "\\"):
-            next_url = self.get_next_url()
+            next_url = await course_server_url(self, user)
         self.redirect(next_url)
+
+
+class Lti13CallbackHandler(LTI13CallbackHandler):
+    """ltiauthenticator's LTI 1.3 launch (id_token post), landing in the course's server."""
+
+    async def redirect_to_next_url(self, user):
+        self.redirect(await course_server_url(self, user))
 
 
 class LtiStackAuthenticator(LTI13Authenticator):
     login_service = "your course"
     auto_login = True
+    callback_handler = Lti13CallbackHandler
 
     stack = Instance(Stack, config=True, help="The parsed stack.json")
     lti11_enabled = Bool(False, config=True)

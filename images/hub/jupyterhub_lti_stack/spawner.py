@@ -1,4 +1,10 @@
-"""Start each user's server from the course of their latest launch."""
+"""One server per (user, course): JupyterHub named servers, each from its course.
+
+A course's servers carry the course's server name (stack.json `courses[].server_name`, derived
+from the course id by the constructs), so the server a launch opens decides the course: its
+image (and the per-launch images it allows), its own home volume, its limits and idle timeout.
+A student in two courses runs two servers at once; neither ever starts from the other's image.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +15,19 @@ from traitlets.config import LoggingConfigurable
 
 from .contract import PATHS, UID_BASE
 from .launch import choose_image
-from .stack import Stack
+from .stack import Course, Stack
 from .uidmap import record_uid
 
 
 class CourseSpawnerMixin(LoggingConfigurable):
-    """Course, image and Unix uid for a user's server, decided at spawn time.
+    """Course, image, limits and Unix uid of a course server, decided at spawn time.
 
-    The launch (stored encrypted in auth_state by the authenticator) names the course
-    and maybe an image; the image is checked again here against the current stack so a
-    stale auth_state can never select an image the course no longer allows.
-    Every user gets uid ``UID_BASE + user.id`` (the contract's uid base): nbgrader's exchange relies on Unix
-    permissions, which only isolate students whose uids differ. Before a server starts, the
-    user's uid is recorded in the uid map the course graders check submission owners against.
+    The server's name names the course; the user must be a member of it (the launch from that
+    course put them in its group), and a launch's requested image is honoured only for the course
+    it came from and only from that course's allow-list (re-checked here against the current
+    stack). Every user gets uid ``UID_BASE + user.id`` in all their servers: nbgrader's exchange
+    relies on Unix permissions, which only isolate students whose uids differ; before a server
+    starts, the uid is recorded in the uid map the course graders check submission owners against.
     """
 
     stack = Instance(Stack, config=True, help="The parsed stack.json")
@@ -30,43 +36,97 @@ class CourseSpawnerMixin(LoggingConfigurable):
         help="Directory of the username -> uid map (uids.json) the graders read (the uid-map volume)",
     )
 
-    course_id = None
-    course_image = None
+    course: Course | None = None
+    course_image: str | None = None
+
+    @property
+    def course_id(self) -> str | None:
+        return self.course.id if self.course else None
 
     @property
     def nb_uid(self) -> int:
         return UID_BASE + self.user.id
 
     async def resolve_course(self) -> None:
+        if not self.name:
+            raise HTTPError(
+                404, "Each course has its own server here: open JupyterHub from your course in the LMS."
+            )
+        course = self.stack.course_for_server(self.name)
+        if course is None:
+            raise HTTPError(404, f"No course on this hub has the server {self.name!r}.")
+        if course.student_group not in {g.name for g in self.user.groups}:
+            raise HTTPError(
+                403, f"You are not in {course.title}: open it from the course in the LMS first."
+            )
         auth_state = await self.user.get_auth_state() or {}
         launch = auth_state.get("jhlti") or {}
-        course = self.stack.course(launch.get("course"))
-        if course is None:
+        requested = launch.get("requested_image") if launch.get("course") == course.id else None
+        self.course = course
+        self.course_image = choose_image(course, requested)
+        self.mem_limit = course.limits.memory_bytes
+        self.cpu_limit = course.limits.cpus
+
+    def check_server_cap(self) -> None:
+        """A user's course servers running at once are capped (limits.serversPerUser)."""
+        cap = self.stack.limits.servers_per_user
+        running = sorted(name for name, s in self.user.spawners.items() if s is not self and s.active)
+        if len(running) >= cap:
             raise HTTPError(
-                403, "No course for this server: open JupyterHub from your course in the LMS first."
+                429,
+                f"You already run {len(running)} course servers ({', '.join(running)}); at most {cap} at once. "
+                "Stop one on the hub's home page, then open this course again.",
             )
-        self.course_id = course.id
-        self.course_image = choose_image(course, launch.get("requested_image"))
 
     def record_uid(self) -> None:
         """Before the server starts: nothing the user submits can be collected without it."""
         if record_uid(self.uid_map_dir, self.user.name, self.nb_uid):
             self.log.info("uid map: %s -> %d", self.user.name, self.nb_uid)
 
+    def get_args(self):
+        """The course's idle timeout, kept by the server itself (the hub's culler is the backstop)."""
+        timeout = self.course.idle_cull_seconds if self.course else 0
+        extra = [
+            f"--ServerApp.shutdown_no_activity_timeout={timeout}",
+            f"--MappingKernelManager.cull_idle_timeout={timeout}",
+            "--MappingKernelManager.cull_interval=60",
+        ] if timeout else []
+        return super().get_args() + extra
+
     def get_env(self):
         env = super().get_env()
-        env.update(NB_UID=str(self.nb_uid), JHLTI_COURSE_ID=self.course_id)
+        env.update(NB_UID=str(self.nb_uid), JHLTI_COURSE_ID=self.course_id or "")
         return env
 
-    async def start(self):
+    async def prepare(self) -> None:
+        """Everything decided before the server is created."""
         await self.resolve_course()
+        self.check_server_cap()
         self.record_uid()
+
+    async def start(self):
+        await self.prepare()
         return await super().start()
 
 
 class CourseDockerSpawner(CourseSpawnerMixin, DockerSpawner):
+    legacy_home_template = Unicode(
+        "", config=True,
+        help="Name template of a user's home volume from before course servers; mounted at the contract's previous_home when it exists",
+    )
+
     async def start(self):
-        await self.resolve_course()
-        self.record_uid()
+        await self.prepare()
         self.image = self.course_image
+        legacy = self._render_templates(self.legacy_home_template) if self.legacy_home_template else ""
+        if legacy and await self._volume_exists(legacy):
+            # The user's files from before the upgrade, in every course server, until moved.
+            self.volumes = {**self.volumes, legacy: PATHS["previous_home"]}
         return await DockerSpawner.start(self)
+
+    async def _volume_exists(self, name: str) -> bool:
+        try:
+            await self.docker("inspect_volume", name)
+        except Exception:  # docker.errors.NotFound, and the engine saying no otherwise
+            return False
+        return True

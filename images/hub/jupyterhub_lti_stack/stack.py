@@ -27,6 +27,12 @@ class StackError(ValueError):
 
 
 @dataclass(frozen=True)
+class CourseLimits:
+    memory_bytes: int
+    cpus: float
+
+
+@dataclass(frozen=True)
 class Course:
     id: str
     title: str
@@ -37,6 +43,9 @@ class Course:
     grader_url: str
     grader_uid: int
     grade_passback: bool
+    server_name: str
+    limits: CourseLimits
+    idle_cull_seconds: int
     grader_user: str
     oauth_client_id: str
     service_token_file: str
@@ -61,6 +70,7 @@ class Docker:
     exchange_volume: str
     server_name_template: str
     home_volume_template: str
+    legacy_home_volume_template: str
 
 
 @dataclass(frozen=True)
@@ -88,8 +98,7 @@ class Lti13:
 
 @dataclass(frozen=True)
 class Limits:
-    memory_bytes: int
-    cpus: float
+    servers_per_user: int
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,10 @@ class Stack:
 
     def course(self, course_id: str | None) -> Course | None:
         return next((c for c in self.courses if c.id == course_id), None)
+
+    def course_for_server(self, server_name: str) -> Course | None:
+        """The course whose servers carry this JupyterHub server name."""
+        return next((c for c in self.courses if c.server_name == server_name), None)
 
     def course_for_context(self, context_id: str | None) -> Course | None:
         """The declared course of an LMS context (matched on the opaque id only:
@@ -170,10 +183,14 @@ def parse_stack(data: Any) -> Stack:
 
 def _check_unique(courses: tuple[Course, ...]) -> None:
     seen_ids: set[str] = set()
+    servers: set[str] = set()
     owner: dict[str, str] = {}
     for i, course in enumerate(courses):
         if course.id in seen_ids:
             raise StackError(f"courses[{i}].id: duplicate course id {course.id!r}")
+        if course.server_name in servers:
+            raise StackError(f"courses[{i}].server_name: {course.server_name!r} is another course's server name")
+        servers.add(course.server_name)
         if course.id in BUILT_IN_SERVICES.values():
             raise StackError(f"courses[{i}].id: {course.id!r} is the name of a built-in service")
         seen_ids.add(course.id)
