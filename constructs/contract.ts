@@ -109,6 +109,12 @@ export const URL_PATHS = {
   lti13Config: '/hub/lti13/config',
   /** The tool's public keyset (its signing keys) for LTI 1.3 platforms. */
   lti13Jwks: '/hub/lti13/jwks',
+  /** iframe mode: did the cookie a launch set come back? (hub frame.py) */
+  frameCheck: '/hub/jhlti/frame-check',
+  /** iframe mode: continue a launch whose cookie the frame lost in a new window. */
+  frameContinue: '/hub/jhlti/continue',
+  /** JupyterHub's CSP violation report endpoint, kept in every component's policy. */
+  cspReport: '/hub/security/csp-report',
 } as const;
 
 /**
@@ -156,6 +162,16 @@ export const IMAGE_LABEL_ARGS = {
   identity: 'JHLTI_LABEL_IDENTITY',
 } as const;
 
+/** Environment variables the constructs and the hub's spawner set in user servers and graders. */
+export const CONTAINER_ENV = {
+  /** The server's course (nbgrader course id). */
+  courseId: 'JHLTI_COURSE_ID',
+  /** Grader only: "1" when its course sends grades back to the LMS. */
+  gradePassback: 'JHLTI_GRADE_PASSBACK',
+  /** iframe mode: the LMS origins allowed to frame the server, space-separated; unset: none. */
+  frameAncestors: 'JHLTI_FRAME_ANCESTORS',
+} as const;
+
 /** The contract as the images read it (snake_case keys, written by `npm run generate`). */
 export function contractDocument(stackSchema: unknown): Record<string, unknown> {
   return {
@@ -175,6 +191,7 @@ export function contractDocument(stackSchema: unknown): Record<string, unknown> 
     min_memory_bytes: MIN_MEMORY_BYTES,
     min_cpus: MIN_CPUS,
     labels: snakeKeys(LABELS),
+    container_env: snakeKeys(CONTAINER_ENV),
     stack_schema: stackSchema,
   };
 }

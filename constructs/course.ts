@@ -3,7 +3,7 @@ import { Image } from '@cdktf/provider-docker/lib/image';
 import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { BuildContext, BuiltImage } from './built-image';
-import { PATHS, PORTS } from './contract';
+import { CONTAINER_ENV, PATHS, PORTS } from './contract';
 import { START_CAPABILITIES_ENGINE, containerDefaults, memoryMegabytes } from './container-defaults';
 import { DataVolume, IDataVolume } from './data-volume';
 import { StackNames, courseServerName } from './naming';
@@ -52,6 +52,8 @@ export interface CourseEnvironment {
   readonly limits: { readonly memory: string; readonly cpus: number; readonly idleCullSeconds: number };
   /** Protect the course volume from destroy. */
   readonly protectData: boolean;
+  /** iframe mode: the LMS origins allowed to frame the grader service; empty: framing refused. */
+  readonly frameAncestors: readonly string[];
 }
 
 export interface CourseProps {
@@ -151,9 +153,11 @@ export class Course extends Construct implements ICourse {
         `NB_UID=${props.graderUid}`,
         // The grader-only nbgrader config (strict collect), also for `docker exec` shells.
         `JUPYTER_CONFIG_PATH=${PATHS.graderConfigDir}`,
-        `JHLTI_COURSE_ID=${courseId}`,
+        `${CONTAINER_ENV.courseId}=${courseId}`,
         // jhlti_passback posts the course's scores to the hub when grade passback is on.
-        `JHLTI_GRADE_PASSBACK=${this.gradePassback ? 1 : 0}`,
+        `${CONTAINER_ENV.gradePassback}=${this.gradePassback ? 1 : 0}`,
+        // iframe mode: the formgrader may be framed by the LMS too (jhlti_embedding).
+        ...(props.environment.frameAncestors.length > 0 ? [`${CONTAINER_ENV.frameAncestors}=${props.environment.frameAncestors.join(' ')}`] : []),
         `JUPYTERHUB_USER=${this.graderUser}`,
         `JUPYTERHUB_SERVICE_NAME=${courseId}`,
         `JUPYTERHUB_API_URL=http://${names.hub}:${PORTS.hub}/hub/api`,

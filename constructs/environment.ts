@@ -233,6 +233,7 @@ export class TeachingEnvironment extends Construct {
         uidMap: this.uidMap,
         limits: { memory: this.settings.limits.memory, cpus: this.settings.limits.cpus, idleCullSeconds: this.settings.idleCullSeconds },
         protectData: this.protectData,
+        frameAncestors: this.settings.embedding.mode === 'iframe' ? this.settings.embedding.allowedOrigins : [],
       },
       courseId: course.id,
       title: course.title,

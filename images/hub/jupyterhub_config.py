@@ -62,7 +62,6 @@ c.JupyterHub.services = hub.services(stack, secrets)
 c.JupyterHub.allow_named_servers = True
 c.JupyterHub.spawner_class = CourseDockerSpawner
 c.CourseSpawnerMixin.stack = stack
-c.Spawner.args = hub.singleuser_args(stack)
 # A start-of-class rush on a small host: N servers boot at once and share its cores, so the
 # N-th needs ~N x the single start time; the defaults (60 s / 30 s) failed most launches
 # at N = 20 on 2 cores (test/bench, BENCHMARKS.md).

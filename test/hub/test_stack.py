@@ -160,9 +160,10 @@ def test_services_roles_groups_from_stack():
 
 
 def test_frame_ancestors_only_when_configured():
-    assert hub.tornado_settings(parse_stack(golden())) == {}
-    assert hub.singleuser_args(parse_stack(golden())) == []
+    assert hub.tornado_settings(parse_stack(golden())) == {}  # JupyterHub's frame-ancestors 'none'
     chem = parse_stack(golden("chem"))
     settings = hub.tornado_settings(chem)
-    assert settings["headers"]["Content-Security-Policy"] == "frame-ancestors 'self' https://moodle.example.test"
-    assert settings["cookie_options"] == {"SameSite": "None", "Secure": True}
+    assert settings["headers"]["Content-Security-Policy"] == (
+        "frame-ancestors 'self' https://moodle.example.test; report-uri /hub/security/csp-report"
+    )
+    assert settings["cookie_options"] == {"samesite": "None", "secure": True}

@@ -206,6 +206,12 @@ describe('three courses in two environments', () => {
     const chemHub = byName(json.chem, 'docker_container', 'jhlti-chem-hub');
     const chemFile = JSON.parse(chemHub.upload.find((u: { file: string }) => u.file === '/srv/jupyterhub/stack.json').content);
     expect(chemFile.frame_ancestors).toEqual(['https://moodle.example.test']);
+    // iframe mode reaches the graders too (images/notebook/jhlti_embedding); new-window mode sets nothing.
+    const graderEnv = (stack: Record<string, unknown>) =>
+      Object.values(resources(stack, 'docker_container')).filter((c) => String(c.name).includes('-grader-')).map((c) => c.env as string[]);
+    expect(graderEnv(json.chem).length).toBeGreaterThan(0);
+    for (const env of graderEnv(json.chem)) expect(env).toContain('JHLTI_FRAME_ANCESTORS=https://moodle.example.test');
+    for (const env of graderEnv(json.physics)) expect(env.some((e) => e.startsWith('JHLTI_FRAME_ANCESTORS='))).toBe(false);
     expect(chemFile.lti13).toMatchObject({ enabled: true, issuer: 'https://moodle.example.test', client_ids: ['chem-client'] });
   });
 

@@ -26,6 +26,14 @@ from traitlets import Set as TraitletsSet
 from traitlets import Tuple, Unicode
 
 from .contract import PATHS, URL_PATHS
+from .frame import (
+    ContinueHandler,
+    CrossSiteCookieClearing,
+    FrameCheckHandler,
+    FrameLoginInitHandler,
+    FrameLogoutHandler,
+    finish_launch,
+)
 from .keys import SigningKey
 from .launch import Launch, choose_image, course_groups, course_role, lti11_launch, lti13_launch
 from .launch_store import LaunchRecord, LaunchStore
@@ -92,19 +100,22 @@ class Lti11LaunchHandler(LTI11AuthenticateHandler):
         next_url = self.get_body_argument("custom_next", "")
         if not next_url.startswith("/") or next_url[1:2] in ("/", "\\"):
             next_url = await course_server_url(self, user)
-        self.redirect(next_url)
+        await finish_launch(self, user, next_url)
 
 
-class Lti13CallbackHandler(LTI13CallbackHandler):
+class Lti13CallbackHandler(CrossSiteCookieClearing, LTI13CallbackHandler):
     """ltiauthenticator's LTI 1.3 launch (id_token post), landing in the course's server."""
 
     async def redirect_to_next_url(self, user):
+        # In iframe mode the login initiation has made sure the state cookie came back, so the
+        # login cookie set here comes back too (frame.py).
         self.redirect(await course_server_url(self, user))
 
 
 class LtiStackAuthenticator(LTI13Authenticator):
     login_service = "your course"
     auto_login = True
+    login_handler = FrameLoginInitHandler
     callback_handler = Lti13CallbackHandler
 
     stack = Instance(Stack, config=True, help="The parsed stack.json")
@@ -140,6 +151,12 @@ class LtiStackAuthenticator(LTI13Authenticator):
 
     def get_handlers(self, app):
         handlers = [(_hub_path("start"), LaunchInfoHandler)]
+        if self.stack.frame_ancestors:
+            handlers += [
+                (_hub_path("frame_check"), FrameCheckHandler),
+                (_hub_path("frame_continue"), ContinueHandler),
+                ("/logout", FrameLogoutHandler),
+            ]
         if self.lti11_enabled:
             handlers += [(_hub_path("lti11_launch"), Lti11LaunchHandler), (_hub_path("lti11_config"), Lti11ConfigHandler)]
         if self.lti13_enabled:

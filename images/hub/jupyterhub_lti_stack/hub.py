@@ -3,11 +3,10 @@ into a course never needs a hub restart."""
 
 from __future__ import annotations
 
-import json
 import sys
 from urllib.parse import urlparse
 
-from .contract import BUILT_IN_SERVICES, SECRET_FILES
+from .contract import BUILT_IN_SERVICES, SECRET_FILES, URL_PATHS
 from .stack import Stack
 
 IDLE_CULLER = BUILT_IN_SERVICES["idle_culler"]
@@ -91,23 +90,25 @@ def uri_scheme(stack: Stack) -> str:
     return urlparse(stack.public_url).scheme
 
 
-def frame_headers(stack: Stack) -> dict[str, str]:
-    """CSP allowing the listed LMS origins to embed the hub; empty keeps JupyterHub's
-    ``frame-ancestors 'none'`` (the LMS opens the tool in a new window)."""
-    if not stack.frame_ancestors:
-        return {}
-    return {"Content-Security-Policy": "frame-ancestors 'self' " + " ".join(stack.frame_ancestors)}
+def frame_policy(frame_ancestors: list[str] | tuple[str, ...], report_uri: str) -> str:
+    """The Content-Security-Policy of every component in iframe mode: the listed LMS origins may
+    frame it (and the hub's own pages, which frame each other), violations still go to
+    JupyterHub's report endpoint. The notebook image's jhlti_embedding builds the same."""
+    return f"frame-ancestors 'self' {' '.join(frame_ancestors)}; report-uri {report_uri}"
+
+
+# Every cookie of a cross-site iframe: sent in the frame, over HTTPS only.
+FRAME_COOKIE_OPTIONS = {"samesite": "None", "secure": True}
 
 
 def tornado_settings(stack: Stack) -> dict:
-    """Embedding in an LMS iframe also needs cookies a cross-site frame may send."""
+    """New-window mode: JupyterHub's own policy (``frame-ancestors 'none'``) and cookies.
+    iframe mode: the LMS origins may frame the hub, and its cookies (login, session, ``_xsrf``
+    and the LTI 1.3 state and nonce, all set through ``cookie_options``) are ``SameSite=None;
+    Secure``."""
     if not stack.frame_ancestors:
         return {}
-    return {"headers": frame_headers(stack), "cookie_options": {"SameSite": "None", "Secure": True}}
-
-
-def singleuser_args(stack: Stack) -> list[str]:
-    """The same frame policy for the user servers."""
-    if not stack.frame_ancestors:
-        return []
-    return ["--ServerApp.tornado_settings=" + json.dumps({"headers": frame_headers(stack)})]
+    return {
+        "headers": {"Content-Security-Policy": frame_policy(stack.frame_ancestors, URL_PATHS["csp_report"])},
+        "cookie_options": dict(FRAME_COOKIE_OPTIONS),
+    }

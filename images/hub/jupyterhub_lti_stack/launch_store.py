@@ -6,7 +6,9 @@ what grade passback needs for course A (the platform and context, the AGS endpoi
 LTI 1.1 outcome service URL and result sourcedid). Those are kept here per (user, course,
 resource link), updated at each launch of that link and never by another course's launch. Used launch nonces
 are kept until the launch expires, so a captured launch (id_token, state and the browser's
-cookies, or an LTI 1.1 form) cannot be replayed, not even after a hub restart.
+cookies, or an LTI 1.1 form) cannot be replayed, not even after a hub restart. A verified
+launch whose login cookie the browser refused (an LMS iframe with third-party cookies blocked)
+leaves a one-time continuation, redeemed once in a new window (frame.py).
 
 One SQLite file on the hub's data volume (only the hub mounts it), survives redeploys. Calls
 are synchronous and short; the hub runs one process.
@@ -14,7 +16,9 @@ are synchronous and short; the hub runs one process.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import sqlite3
 import time
 from dataclasses import asdict, dataclass, field
@@ -34,6 +38,12 @@ CREATE TABLE IF NOT EXISTS launches (
   record TEXT NOT NULL,
   updated_at REAL NOT NULL,
   PRIMARY KEY (username, course, link)
+);
+CREATE TABLE IF NOT EXISTS continuations (
+  token_hash TEXT PRIMARY KEY,    -- sha256 of a one-time token; the token itself is never stored
+  username TEXT NOT NULL,
+  next_url TEXT NOT NULL,
+  expires_at REAL NOT NULL
 );
 """
 
@@ -106,3 +116,31 @@ class LaunchStore:
     def launches(self, course: str) -> list[LaunchRecord]:
         rows = self._db.execute("SELECT record FROM launches WHERE course = ? ORDER BY username, link", (course,))
         return [LaunchRecord(**json.loads(r[0])) for r in rows]
+
+    def issue_continuation(self, username: str, next_url: str, ttl: float, now: float | None = None) -> str:
+        """A one-time token that logs ``username`` in once and leads to ``next_url``."""
+        now = time.time() if now is None else now
+        token = secrets.token_urlsafe(32)
+        with self._db:
+            self._db.execute("DELETE FROM continuations WHERE expires_at < ?", (now,))
+            self._db.execute(
+                "INSERT INTO continuations (token_hash, username, next_url, expires_at) VALUES (?, ?, ?, ?)",
+                (_token_hash(token), username, next_url, now + ttl),
+            )
+        return token
+
+    def redeem_continuation(self, token: str, now: float | None = None) -> tuple[str, str] | None:
+        """(username, next_url) of an unexpired, unused continuation, which is used up by this call."""
+        now = time.time() if now is None else now
+        with self._db:
+            row = self._db.execute(
+                "DELETE FROM continuations WHERE token_hash = ? RETURNING username, next_url, expires_at",
+                (_token_hash(token),),
+            ).fetchone()
+        if row is None or row[2] < now:
+            return None
+        return row[0], row[1]
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

@@ -13,7 +13,7 @@ from tornado.web import HTTPError
 from traitlets import Instance, Unicode
 from traitlets.config import LoggingConfigurable
 
-from .contract import PATHS, UID_BASE
+from .contract import CONTAINER_ENV, PATHS, UID_BASE
 from .launch import choose_image
 from .stack import Course, Stack
 from .uidmap import record_uid
@@ -95,7 +95,10 @@ class CourseSpawnerMixin(LoggingConfigurable):
 
     def get_env(self):
         env = super().get_env()
-        env.update(NB_UID=str(self.nb_uid), JHLTI_COURSE_ID=self.course_id or "")
+        env.update({"NB_UID": str(self.nb_uid), CONTAINER_ENV["course_id"]: self.course_id or ""})
+        if self.stack.frame_ancestors:
+            # iframe mode: the server may be framed by the LMS, its cookies cross-site (jhlti_embedding).
+            env[CONTAINER_ENV["frame_ancestors"]] = " ".join(self.stack.frame_ancestors)
         return env
 
     async def prepare(self) -> None:
