@@ -7,6 +7,7 @@
 #   bash bin/setup/all.sh            # everything
 #   JHLTI_SETUP_STEPS="engine base-images" bash bin/setup/all.sh   # a subset
 #   JHLTI_SETUP_STEPS=lint-tools bash bin/setup/all.sh   # shellcheck only (not a default step)
+#   JHLTI_SETUP_STEPS=browser bash bin/setup/all.sh      # chromium only (not a default step)
 #   . "${JHLTI_CACHE:-$HOME/.cache/jupyterhub-lti-stack}/env.sh"   # afterwards
 #
 # Environment (all optional):
@@ -38,6 +39,8 @@ setup_step_file "${BASH_SOURCE[0]}"
 . "$JHLTI_SETUP_DIR/base-images.sh"
 # shellcheck source=lint-tools.sh
 . "$JHLTI_SETUP_DIR/lint-tools.sh"
+# shellcheck source=browser.sh
+. "$JHLTI_SETUP_DIR/browser.sh"
 
 write_env() {
   local tf kind tofu f="$JHLTI_CACHE/env.sh"
@@ -75,6 +78,7 @@ main() {
   for s in $steps; do
     case "$s" in
       lint-tools) run_step lint-tools lint_tools_main && ok[lint-tools]=1 || failed+=(lint-tools) ;;
+      browser) run_step browser browser_main && ok[browser]=1 || failed+=(browser) ;;
       engine) run_step engine engine_main && ok[engine]=1 || failed+=(engine) ;;
       terraform) run_step terraform terraform_main && ok[terraform]=1 || failed+=(terraform) ;;
       providers)
@@ -100,7 +104,7 @@ main() {
           JHLTI_SETUP_FAILED_STEPS="${failed[*]}" run_step env write_env || failed+=(env)
         fi
         ;;
-      *) die "unknown step '$s' (known: engine terraform providers base-images env lint-tools)" ;;
+      *) die "unknown step '$s' (known: engine terraform providers base-images env lint-tools browser)" ;;
     esac
   done
   print_step_summary

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 import harness  # noqa: E402
 from harness import TIMINGS, WORK_DIR, Stack, prerequisite_problems, say, wipe_everything  # noqa: E402
 from certs import make_test_ca  # noqa: E402
-from stack_config import (COURSES, LTI13_CLIENT_ID, LTI13_DEPLOYMENT_ID, LTI13_ISSUER, PLATFORM_HOST,  # noqa: E402
-                          PREFIX, PUBLIC_URL, Course, write_config)
+from stack_config import (COURSES, LMS_BROWSER_URL, LMS_PORT, LTI13_CLIENT_ID, LTI13_DEPLOYMENT_ID,  # noqa: E402
+                          LTI13_ISSUER, PLATFORM_HOST, PREFIX, PUBLIC_URL, Course, write_config)
 
 sys.path.append(str(harness.ROOT / "test" / "peers"))
 from peer_container import PeerClient, PeerContainer  # noqa: E402
@@ -67,8 +67,10 @@ class E2E:
             name=PLATFORM_HOST, network=network, tls_cert=directory / "tls.crt", tls_key=directory / "tls.key",
             ca_bundle=self.platform_ca,
             lti13=dict(issuer=LTI13_ISSUER, client_id=LTI13_CLIENT_ID, deployment_id=LTI13_DEPLOYMENT_ID,
-                       tool_url=PUBLIC_URL, tool_jwks_url=f"http://{PREFIX}-hub:8081/hub/lti13/jwks"),
+                       tool_url=PUBLIC_URL, tool_jwks_url=f"http://{PREFIX}-hub:8081/hub/lti13/jwks",
+                       browser_url=LMS_BROWSER_URL),
             lti11=dict(key=self.stack.output("lti11_consumer_key"), secret=self.stack.output("lti11_shared_secret")),
+            host_port=LMS_PORT,
         )
         self.lms = self.lms_container.start(log=say)
 

@@ -124,6 +124,10 @@ def prerequisite_problems() -> list[str]:
         problems.append(f"TF_CLI_CONFIG_FILE={rc} does not exist")
     if not (ROOT / "node_modules" / ".bin" / "cdktf").exists():
         problems.append("cdktf CLI missing: run npm ci")
+    if not shutil.which("chromium"):
+        problems.append("chromium missing (the browser tests' browser; bin/setup/all.sh installs Debian's)")
+    if not (ROOT / "node_modules" / "playwright-core").is_dir():
+        problems.append("playwright-core missing: run npm ci")
     return problems
 
 

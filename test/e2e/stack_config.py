@@ -1,5 +1,6 @@
 """The e2e tier's stack config: one environment `e2e` on https://localhost:18443 (loopback only),
-LTI 1.1 and LTI 1.3 on, courses on the local stand-in base images (JHLTI_BASE_IMAGES=local).
+LTI 1.1 and LTI 1.3 on, embedded in the LMS page (iframe mode), courses on the local stand-in
+base images (JHLTI_BASE_IMAGES=local).
 
 The LMS is a container on the stack's users network (test/peers: an lti1p3platform platform and
 an `lti` consumer), so its URLs use the container name, and the hub trusts the test CA that
@@ -18,6 +19,10 @@ PORT = 18443
 PUBLIC_URL = f"https://{HOSTNAME}:{PORT}"
 PLATFORM_HOST = f"{PREFIX}-platform"
 PLATFORM_URL = f"https://{PLATFORM_HOST}"
+# Where the browser reaches the LMS container (published on loopback; the browser maps the
+# name to 127.0.0.1): its authorization endpoint and the course pages that embed the hub.
+LMS_PORT = 18444
+LMS_BROWSER_URL = f"https://{PLATFORM_HOST}:{LMS_PORT}"
 LTI13_ISSUER = PLATFORM_URL
 LTI13_CLIENT_ID = "e2e-client-1"
 LTI13_DEPLOYMENT_ID = "e2e-deployment-1"
@@ -54,12 +59,14 @@ def config(courses: list[Course], *, idle_cull_seconds: int, platform_ca: Path) 
                     "enabled": True,
                     "issuer": LTI13_ISSUER,
                     "clientIds": [LTI13_CLIENT_ID],
-                    "authorizeUrl": f"{PLATFORM_URL}/authorize",
+                    "authorizeUrl": f"{LMS_BROWSER_URL}/authorize",
                     "jwksUrl": f"{PLATFORM_URL}/jwks",
                     "tokenUrl": f"{PLATFORM_URL}/token",
                     "deploymentIds": [LTI13_DEPLOYMENT_ID],
                     "platformCaBundle": str(platform_ca),
                 },
+                # The LMS course page embeds the hub (test_e2e.py step 2c, in a real browser).
+                "embedding": {"mode": "iframe", "allowedOrigins": [LMS_BROWSER_URL]},
                 "limits": {"memory": "1G", "cpus": 1},
                 "idleCullSeconds": idle_cull_seconds,
                 "courses": [course_config(c) for c in courses],

@@ -5,6 +5,7 @@ server's uid, in its container, with its environment)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from urllib.parse import urljoin, urlsplit
@@ -44,26 +45,45 @@ def assignment_notebook() -> str:
 
 # --- launches ---------------------------------------------------------------------------
 
-def lti11_launch(e2e, user, context_id: str, custom: dict | None = None):
-    """A launch signed by the LMS peer (the `lti` package), with an outcome service (Basic Outcomes)."""
+def check_page_next(e2e, user, r) -> str | None:
+    """What the script of the hub's iframe-mode check page does (images/hub/.../frame.py): ask
+    the hub whether the cookie just set came back and, as it did, go on; None when `r` is not
+    that page. (In a real browser, with cookies blocked and not, that is step 2c.)"""
+    found = re.search(r'var next = ("(?:[^"\\]|\\.)*"), check = ("(?:[^"\\]|\\.)*")', r.text)
+    if r.status_code != 200 or not found:
+        return None
+    next_url, check = json.loads(found.group(1)), json.loads(found.group(2))
+    answer = user.session.get(e2e.url(check), timeout=30)
+    assert answer.status_code == 200 and answer.json() == {"ok": True}, (check, answer.status_code, answer.text[:200])
+    return next_url
+
+
+def lti11_launch(e2e, user, context_id: str, custom: dict | None = None) -> str:
+    """A launch signed by the LMS peer (the `lti` package), with an outcome service (Basic
+    Outcomes); returns where the browser goes next."""
     r = e2e.lms.lti11.launch(
         user.session, e2e.url("/hub/lti/launch"), user_id=user.name,
         roles="Instructor" if user.role == "instructor" else "Learner", context_id=context_id,
         resource_link_id=f"rl-{context_id}", custom=custom,
         extra={"context_title": user.course, "lis_person_contact_email_primary": f"{user.name}@example.org",
-               "launch_presentation_document_target": "window"},
+               "launch_presentation_document_target": "iframe"},
     )
-    assert r.status_code == 302, (r.status_code, r.text[:500])
-    return r
+    next_url = check_page_next(e2e, user, r)
+    if next_url is None:
+        assert r.status_code == 302, (r.status_code, r.text[:500])
+        next_url = r.headers["Location"]
+    return next_url
 
 
-def lti13_launch(e2e, user, context_id: str):
-    """OIDC login + id_token from the LMS peer (lti1p3platform), with the AGS endpoint claim."""
+def lti13_launch(e2e, user, context_id: str) -> str:
+    """OIDC login + id_token from the LMS peer (lti1p3platform), with the AGS endpoint claim;
+    returns where the browser goes next."""
     roles = [LIS + ("membership#Instructor" if user.role == "instructor" else "membership#Learner")]
     r = e2e.lms.lti13.launch(user.session, e2e.url(""), sub=user.name, roles=roles,
-                             context={"id": context_id, "label": user.course, "title": user.course})
+                             context={"id": context_id, "label": user.course, "title": user.course},
+                             on_page=lambda page: check_page_next(e2e, user, page))
     assert r.status_code == 302, (r.status_code, r.text[:500])
-    return r
+    return r.headers["Location"]
 
 
 def hub_user(e2e, user) -> dict:
@@ -72,11 +92,10 @@ def hub_user(e2e, user) -> dict:
     return r.json()
 
 
-def land(e2e, user, launch, timeout: float = 180) -> list[str]:
-    """Only what a browser does after the launch: follow its redirect into the course's server,
+def land(e2e, user, location: str, timeout: float = 180) -> list[str]:
+    """Only what a browser does after the launch: go where it leads, into the course's server,
     through the progress page while it starts (whose script reloads it when the server is ready),
     until JupyterLab answers. Returns the URL path of each page on the way."""
-    location = launch.headers["Location"]
     assert location == f"/hub/spawn/{user.name}/{user.server}", location
     trail, url = [], e2e.url(location)
     deadline = time.monotonic() + timeout

@@ -1,6 +1,6 @@
 """The teaching loop on a real Docker engine, in order (run with -x: each step needs the last).
 
-1 deploy cold · 2 launches · 3 nbgrader round trip · 4 isolation · 5 redeploy during class ·
+1 deploy cold · 2 launches (2c: in a real browser, inside the LMS page) · 3 nbgrader round trip · 4 isolation · 5 redeploy during class ·
 6 add a course · 7 destroy keeps data, redeploy finds it · 8 purge."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import socket
 import ssl
 import time
 
+import browser
 from conftest import User
 from harness import STAND_IN_IMAGES, docker, inspect, names, record_time, say, timed
 from stack_config import ADDED_COURSE, PORT, PREFIX
@@ -218,6 +219,43 @@ def test_2b_one_student_two_courses(e2e):
         land(e2e, b, lti13_launch(e2e, b, contexts["physics"]))
         assert as_user(b, "cat ~/only-in-physics.txt").stdout.strip() == "physics"
     say("    erin: two course servers, separate homes, her previous home in both; culling physics left algebra; relaunches return")
+
+
+def test_2c_inside_the_lms_page(e2e):
+    """In a real browser (Chromium), from the LMS's course page, which embeds the hub in an iframe
+    on another site: with third-party cookies allowed, LTI 1.1 and LTI 1.3 launches end in
+    JupyterLab inside the frame, where a cell runs and the notebook is saved, and an instructor
+    opens the formgrader there; with them blocked (Chromium's default) the frame ends on the
+    hub's "continue in a new window" page, whose button opens JupyterLab in a new window; another
+    site may not frame the hub at all."""
+    contexts = {c.id: c.context for c in e2e.courses}
+    servers = {c["id"]: c["server_name"] for c in stack_json(e2e)["courses"]}
+    lab = lambda user, course: f"/user/{user}/{servers[course]}/lab"  # noqa: E731
+    with timed("2c inside the LMS page: a real browser, cookies allowed and blocked, another site refused"):
+        for name, protocol, role, course, cookies in (
+            ("frank", "lti11", "student", "algebra", True),
+            ("gwen", "lti13", "instructor", "algebra", True),
+            ("hugo", "lti11", "student", "algebra", False),
+            ("iris", "lti13", "student", "physics", False),
+        ):
+            scenario = ("formgrader" if role == "instructor" else "lab") if cookies else "fallback"
+            say(f"    {name}: {protocol} {role} of {course}, third-party cookies {'allowed' if cookies else 'blocked'}: {scenario}")
+            t0 = time.monotonic()
+            url = browser.lms_page(e2e, protocol=protocol, user=name, role=role, context_id=contexts[course])
+            result = browser.run(f"{protocol}-{'allowed' if cookies else 'blocked'}-{name}", scenario=scenario, url=url,
+                                 third_party_cookies=cookies, labPath=lab(name, course),
+                                 formgraderPath=f"/services/{course}/formgrader")
+            record_time(f"browser: LMS page -> cell ran: {name} ({protocol}, cookies {'allowed' if cookies else 'blocked'})",
+                        time.monotonic() - t0)
+            assert result["saved"] == "42", result
+            if cookies:
+                assert result["frameUrl"] == e2e.url(lab(name, course)), result
+            else:
+                assert result["heading"] == "Continue in a new window" and result["windowUrl"] == e2e.url(lab(name, course))
+        refused = browser.run("refused-other-origin", scenario="refused", url=browser.framing_page(e2e, e2e.url("/hub/lti/start")),
+                              third_party_cookies=True, refusedUrl=e2e.url("/hub/"))
+        say(f"    another site framing the hub: {refused['violation'][:200]}")
+        assert "frame-ancestors" in refused["violation"] and browser.OTHER_ORIGIN not in refused["violation"].split("frame-ancestors")[1]
 
 
 def test_3_nbgrader_round_trip(e2e):

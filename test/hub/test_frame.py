@@ -175,3 +175,12 @@ def test_logging_out_inside_the_frame_clears_the_cookies_there(framed):
     cleared = {n: a for n, a in set_cookies(out).items() if not a["value"]}
     assert "jupyterhub-hub-login" in cleared, set_cookies(out).keys()
     assert_cross_site(cleared)
+
+
+def test_new_window_mode_refuses_every_frame_and_has_no_frame_routes(hub):
+    r = requests.get(hub.url + "/hub/lti/start", timeout=10)
+    assert r.headers["Content-Security-Policy"].startswith("frame-ancestors 'none'"), r.headers["Content-Security-Policy"]
+    assert requests.get(hub.url + "/hub/jhlti/frame-check?for=session", timeout=10).status_code == 404
+    r = hub.lti11.post(requests.Session(), hub.lti11.sign(canvas_launch("nw-alice", "Learner", CONTEXT_IDS["intro101"])))
+    assert r.status_code == 302  # straight on: no check page
+    assert not re.search(r"SameSite=None", " ".join(r.raw.headers.getlist("Set-Cookie")), re.I)

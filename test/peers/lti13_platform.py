@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import html
 import math
 import secrets
 import threading
@@ -290,10 +291,13 @@ class Lti13Platform(ServedPeer):
                       "lineitems_url")
 
     def __init__(self, *, issuer: str, client_id: str, deployment_id: str, public_url: str | None = None,
-                 token_lifetime: int = 3600, auth_audience: str | None = None, url_query: str | None = None,
+                 browser_url: str | None = None, token_lifetime: int = 3600, auth_audience: str | None = None, url_query: str | None = None,
                  require_members: bool = True, offered_scopes=AGS_SCOPES, **tool):
         self.issuer, self.client_id, self.deployment_id = issuer, client_id, deployment_id
         self.url = public_url.rstrip("/") if public_url else None
+        # Where a browser reaches the platform (its authorization endpoint and course pages), when
+        # that differs from where the tool does (a container name on the stack's network).
+        self.browser_url = browser_url.rstrip("/") if browser_url else None
         self.token_lifetime, self.auth_audience, self.url_query = token_lifetime, auth_audience, url_query
         self.require_members, self.offered_scopes = require_members, tuple(offered_scopes)
         self.private_key, self.public_key = _new_rsa_pem()
@@ -321,7 +325,7 @@ class Lti13Platform(ServedPeer):
     # ---- lifecycle and URLs
     jwks_url = property(lambda self: self.url + "/jwks")
     token_url = property(lambda self: self.url + "/token")
-    authorize_url = property(lambda self: self.url + "/authorize")
+    authorize_url = property(lambda self: (self.browser_url or self.url) + "/authorize")
 
     def urls(self) -> dict:
         return {"url": self.url, "jwks_url": self.jwks_url, "token_url": self.token_url,
@@ -370,10 +374,10 @@ class Lti13Platform(ServedPeer):
                 ctx["resource_links"].add(resource_link_id)
 
     # ---- launch
-    def launch(self, session, hub_url: str, **launch_args):
+    def launch(self, session, hub_url: str, on_page=None, **launch_args):
         """The whole LTI 1.3 launch as a browser does it; returns the tool's answer to the
         id_token post (or its answer to the login initiation when that is not a redirect)."""
-        return browser_launch(self, session, hub_url, **launch_args)
+        return browser_launch(self, session, hub_url, on_page=on_page, **launch_args)
 
     def begin_launch(self, hub_url: str, *, sub: str, roles: list, context: dict | None = None,
                      custom: dict | None = None, ags: bool = True, resource_link_id: str = "rl-1",
@@ -448,11 +452,33 @@ class Lti13Platform(ServedPeer):
             return reply(200, self.conf.get_jwks())
         if request.path == "/token":
             return guarded(self._errors, lambda: self._token(request))
-        if request.path == "/authorize":
-            return reply(501, {"error": "this test platform authorizes in-process: Lti13Platform.authorize()"})
+        if request.path == "/authorize" and request.method in ("GET", "POST"):
+            return self._authorize_browser(request)
         if request.path.startswith("/ags/"):
             return guarded(self._errors, lambda: self._ags(request))
         return None
+
+    def _authorize_browser(self, request: Request):
+        """The authorization endpoint as a browser meets it (the tool redirected it here after a
+        launch `begin_launch` started): a page that posts the id_token to the tool's redirect
+        URI (response_mode form_post), or 400 with every rule the request broke."""
+        query = dict(request.query)
+        if request.method == "POST":
+            query.update(request.form())
+        try:
+            form = self.authorize(query)
+        except AuthorizationError as exc:
+            return reply(400, f"authorization refused: {exc}".encode(), "text/plain")
+        esc = html.escape
+        page = (
+            '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Launching</title></head><body>'
+            f'<form id="post" method="post" action="{esc(form["launch_url"])}">'
+            f'<input type="hidden" name="id_token" value="{esc(form["id_token"])}">'
+            f'<input type="hidden" name="state" value="{esc(form["state"])}">'
+            '<noscript><button type="submit">Continue</button></noscript></form>'
+            '<script>document.getElementById("post").submit()</script></body></html>'
+        )
+        return reply(200, page.encode(), "text/html; charset=utf-8", headers=[("Cache-Control", "no-store")])
 
     def _token(self, request: Request):
         with self._lock:
@@ -670,13 +696,21 @@ class Lti13Platform(ServedPeer):
         return list(self._errors)
 
 
-def browser_launch(platform, session, hub_url: str, **launch_args):
-    """The browser's part of a launch, for an in-process platform or a RemotePeer alike."""
+def browser_launch(platform, session, hub_url: str, on_page=None, **launch_args):
+    """The browser's part of a launch, for an in-process platform or a RemotePeer alike.
+
+    A tool may answer the login initiation with a page whose script goes on to the
+    authorization endpoint instead of a redirect: `on_page(response)` then does what that script
+    does and returns the URL it goes to (None: the page does not go on)."""
     start = platform.begin_launch(hub_url, **launch_args)
     r = session.post(start["login_url"], data=start["form"], allow_redirects=False, timeout=30)
-    if r.status_code not in (302, 303) or "Location" not in r.headers:
+    if r.status_code in (302, 303) and "Location" in r.headers:
+        next_url = r.headers["Location"]
+    elif r.status_code == 200 and on_page is not None and (next_url := on_page(r)):
+        pass
+    else:
         return r  # the tool refused the login initiation: the test looks at why
-    location = urlsplit(urljoin(r.url, r.headers["Location"]))
+    location = urlsplit(urljoin(r.url, next_url))
     if f"{location.scheme}://{location.netloc}{location.path}" != start["authorize_url"]:
         raise AssertionError(f"the tool redirected the login to {r.headers['Location']}, not to {start['authorize_url']}")
     form = platform.authorize(dict(parse_qsl(location.query, keep_blank_values=True)))

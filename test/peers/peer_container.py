@@ -29,6 +29,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from lti11_consumer import OUTCOMES_PATH, Lti11Consumer
+from lms_pages import LmsPages
 from lti13_platform import Lti13Platform, browser_launch
 from peer_http import RemotePeer, http_session
 
@@ -39,7 +40,7 @@ VERSIONS = json.loads((ROOT / "images" / "versions.json").read_text())
 BASE_IMAGE = f"localhost/jhlti-stand-in/jupyterhub:{VERSIONS['jupyterhub']}"
 IMAGE_REPO = "localhost/jhlti-test-peers"
 HASH_LABEL = "org.jupyterhub-lti-stack.test-peers.hash"
-SOURCES = ("peer_http.py", "lti13_platform.py", "lti11_consumer.py", "serve.py")
+SOURCES = ("peer_http.py", "lti13_platform.py", "lti11_consumer.py", "lms_pages.py", "serve.py")
 # The peers' packages and everything they import, pinned in test/hub/requirements.txt (or the
 # hub's list it includes); downloaded without dependency resolution, so this list is complete.
 PACKAGES = ("lti1p3platform", "jwcrypto", "lti", "lxml", "requests-oauthlib", "PyJWT", "oauthlib", "requests",
@@ -173,10 +174,15 @@ class RemoteLti13(RemotePeer):
 
     def __init__(self, session, url, token):
         super().__init__(session, url, token, "lti13", Lti13Platform.REMOTE_METHODS)
-        self.url, self.jwks_url, self.token_url, self.authorize_url = url, url + "/jwks", url + "/token", url + "/authorize"
+        self.url, self.jwks_url, self.token_url = url, url + "/jwks", url + "/token"
 
-    def launch(self, session, hub_url: str, **launch_args):
-        return browser_launch(self, session, hub_url, **launch_args)
+    @property
+    def authorize_url(self) -> str:
+        """Where the browser goes (the platform's browser_url, when it has one)."""
+        return self.urls()["authorize_url"]
+
+    def launch(self, session, hub_url: str, on_page=None, **launch_args):
+        return browser_launch(self, session, hub_url, on_page=on_page, **launch_args)
 
 
 class RemoteLti11(RemotePeer):
@@ -196,6 +202,7 @@ class PeerClient:
         self.session = pinned_session(hostname, address, port, ca_bundle)
         self.lti13 = RemoteLti13(self.session, self.url, admin_token)
         self.lti11 = RemoteLti11(self.session, self.url, admin_token)
+        self.pages = RemotePeer(self.session, self.url, admin_token, "pages", LmsPages.REMOTE_METHODS)
         self._token = admin_token
 
     def ping(self) -> str | None:
@@ -215,14 +222,17 @@ class PeerContainer:
            tool_jwks_url, ...; public_url is https://<name>), or None to leave it out;
     lti11: {"key": ..., "secret": ...} or None;
     tool_ca_bundle: host path of the CA the platform trusts when it fetches the tool's JWKS
-           (mounted; replaces lti13["tool_ca_bundle"])."""
+           (mounted; replaces lti13["tool_ca_bundle"]);
+    host_port: publish 443 on this loopback port (default: any free one)."""
 
     def __init__(self, *, name: str, network: str, tls_cert, tls_key, ca_bundle, lti13: dict | None = None,
-                 lti11: dict | None = None, tool_ca_bundle=None, workdir: Path | None = None):
+                 lti11: dict | None = None, tool_ca_bundle=None, workdir: Path | None = None,
+                 host_port: int | None = None):
         self.name, self.network, self.ca_bundle = name, network, Path(ca_bundle)
         self.tls = (Path(tls_cert), Path(tls_key))
         self.lti13, self.lti11, self.tool_ca_bundle = lti13, lti11, tool_ca_bundle
         self.workdir = Path(workdir or GEN / "run" / name)
+        self.host_port = host_port  # fixed loopback port (a browser's URLs name it), else any free one
         self.client: PeerClient | None = None
 
     def start(self, timeout: float = 60, log=print) -> PeerClient:
@@ -244,7 +254,7 @@ class PeerContainer:
         shutil.copy(self.tls[1], self.workdir / "tls.key")
         for f in self.workdir.iterdir():
             f.chmod(0o644)  # read by the container's root; test material only
-        _docker("run", "-d", "--name", self.name, "--network", self.network, "-p", "127.0.0.1::443",
+        _docker("run", "-d", "--name", self.name, "--network", self.network, "-p", f"127.0.0.1:{self.host_port or ''}:443",
                 "-v", f"{self.workdir}:/peer:ro", image, "--config", "/peer/config.json", "--host", "0.0.0.0",
                 "--port", "443", "--tls-cert", "/peer/tls.crt", "--tls-key", "/peer/tls.key")
         address, port = _docker("port", self.name, "443/tcp").stdout.split()[0].rsplit(":", 1)

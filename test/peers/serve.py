@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lti11_consumer import Lti11Consumer  # noqa: E402
 from lti13_platform import Lti13Platform  # noqa: E402
+from lms_pages import LmsPages  # noqa: E402
 from peer_http import AdminApi, Served, wsgi_app  # noqa: E402
 
 
@@ -32,6 +33,7 @@ def build(config: dict):
         peers["lti13"] = Lti13Platform(public_url=config["public_url"], **config["lti13"])
     if "lti11" in config:
         peers["lti11"] = Lti11Consumer(config["lti11"]["key"], config["lti11"]["secret"], public_url=config["public_url"])
+    peers["pages"] = LmsPages()  # course pages for a browser (lms_pages.py)
     admin = AdminApi(config["admin_token"], peers)
     return [admin.handle, *(p.handle for p in peers.values())], peers
 

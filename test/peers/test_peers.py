@@ -5,7 +5,9 @@ is made. The last test runs both peers as a container on a throwaway Docker netw
 from __future__ import annotations
 
 import datetime
+import html
 import json
+import re
 import subprocess
 import time
 import uuid
@@ -214,6 +216,58 @@ def test_login_hint_is_single_use(platform):
     assert platform.authorize(query)["launch_url"] == tool.url + CALLBACK_PATH
     with pytest.raises(AuthorizationError, match="login_hint"):
         platform.authorize(query)
+
+
+def test_a_browser_at_the_authorization_endpoint_gets_the_id_token_form_post(platform):
+    """What a real browser meets at /authorize: a page posting id_token and state to the tool's
+    redirect URI; a broken request gets 400 naming what is wrong, and no id_token."""
+    tool = MiniTool(lambda: http_session().get(platform.jwks_url).json(), platform.authorize_url)
+    try:
+        start = platform.begin_launch(tool.url, sub="s-browser", roles=LEARNER, context=CONTEXT)
+        browser = http_session()
+        r = browser.post(start["login_url"], data=start["form"], allow_redirects=False, timeout=10)
+        page = browser.get(r.headers["Location"], timeout=10)
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+        action = re.search(r'<form id="post" method="post" action="([^"]+)">', page.text).group(1)
+        fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]+)">', page.text))
+        assert html.unescape(action) == tool.url + CALLBACK_PATH and set(fields) == {"id_token", "state"}
+        done = browser.post(html.unescape(action), data={k: html.unescape(v) for k, v in fields.items()},
+                            allow_redirects=False, timeout=10)
+        assert done.status_code == 302 and tool.claims[-1]["sub"] == "s-browser"
+        again = browser.get(r.headers["Location"], timeout=10)  # the login was used
+        assert again.status_code == 400 and "login_hint" in again.text and "id_token" not in again.text
+    finally:
+        tool.close()
+
+
+def test_a_platform_reached_elsewhere_by_browsers_names_that_authorization_url():
+    p = Lti13Platform(issuer=ISSUER, client_id=CLIENT_ID, deployment_id=DEPLOYMENT_ID,
+                      public_url="https://platform.internal", browser_url="https://platform.example:8444/")
+    assert p.authorize_url == "https://platform.example:8444/authorize"
+    assert p.jwks_url == "https://platform.internal/jwks" and p.token_url == "https://platform.internal/token"
+    assert p.begin_launch("https://tool.example", sub="s", roles=LEARNER)["authorize_url"] == p.authorize_url
+
+
+def test_course_pages_embed_the_launch_and_are_served_once():
+    from lms_pages import LmsPages
+
+    pages = LmsPages()
+    served = Served(wsgi_app(pages.handle))
+    try:
+        path = pages.put("https://tool.example/launch", {"a": "1", "b": ["x", "y"], "q": '"><script>'}, title="T <1>")
+        page = http_session().get(served.url + path, timeout=10)
+        assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+        text = page.text
+        assert text.index('<iframe name="tool"') < text.index('<form id="launch" method="post" action="https://tool.example/launch" target="tool">')
+        assert text.count('name="b"') == 2 and '"><script>' not in text and "T &lt;1&gt;" in text
+        assert http_session().get(served.url + path, timeout=10).status_code == 404
+        framed = http_session().get(served.url + pages.put("https://tool.example/", target="frame-url"), timeout=10).text
+        assert '<iframe name="tool" id="tool" title="Jupyter" width="1200" height="760" src="https://tool.example/">' in framed
+        assert "<form" not in framed
+        with pytest.raises(ValueError, match="target"):
+            pages.put("https://tool.example/", target="popup")
+    finally:
+        served.close()
 
 
 # ------------------------------------------------------------------ LTI 1.3: token endpoint
