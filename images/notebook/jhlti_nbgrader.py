@@ -1,14 +1,26 @@
-"""Strict ``nbgrader collect`` for the course graders (images/CONTRACT.md).
+"""nbgrader as this stack runs it (images/CONTRACT.md): strict collect for the course graders,
+and the Course List of JupyterLab for user servers and graders.
 
-The exchange inbound is writable by every student and nbgrader files a submission under the
-student *name* in its folder name, so any student can plant ``bob+ps1+<later time>+x`` and
-nbgrader's collect would take it as bob's newest submission (its ``check_owner`` only warns).
-Here a submission counts only if its folder (not a symlink) is owned by the uid the hub
-recorded for the named student in the uid map (a JSON object username -> uid, on a volume
-the graders mount read-only). Forgeries are logged as errors and skipped, so the student's
-genuine older submission is collected instead. Without a readable map nothing is collected.
+Strict ``nbgrader collect``: the exchange inbound is writable by every student and nbgrader
+files a submission under the student *name* in its folder name, so any student can plant
+``bob+ps1+<later time>+x`` and nbgrader's collect would take it as bob's newest submission (its
+``check_owner`` only warns). Here a submission counts only if its folder (not a symlink) is owned
+by the uid the hub recorded for the named student in the uid map (a JSON object username -> uid,
+on a volume the graders mount read-only). Forgeries are logged as errors and skipped, so the
+student's genuine older submission is collected instead. Without a readable map nothing is
+collected.
 
 Selected by the graders' own nbgrader config: ``c.ExchangeFactory.collect``.
+
+Course List (``CourseListHandler``, this module as a server extension in place of nbgrader's
+``course_list``, enabled by the user servers' and the graders' server config): nbgrader probes
+the formgrader at the URL the browser used, from inside the container, where the public host is
+the container itself or unreachable, and an ``OSError`` from the probe fails the whole list; it
+reads the services from the hub API, which a user server's token may not; and it lists the
+formgrader of every course a user is in, students' courses included (they get 403 there). Here
+the formgrader running in this server is found in-process, the courses a user teaches are their
+groups ``formgrade-<course>`` (from the hub API), and the links are made from the hub's public
+URL; nothing is fetched from the public URL.
 """
 
 from __future__ import annotations
@@ -18,8 +30,15 @@ import json
 import logging
 import os
 import stat
+from urllib.parse import quote, urlsplit
 
+from jupyter_server.utils import url_path_join
+from nbgrader.auth.jupyterhub import (JupyterhubEnvironmentError, get_jupyterhub_api_url,
+                                      get_jupyterhub_authorization, get_jupyterhub_user)
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default.collect import ExchangeCollect, groupby
+from nbgrader.server_extensions.course_list import handlers as course_list
+from tornado.httpclient import AsyncHTTPClient
 from traitlets import Unicode, default
 
 # The contract shared with the constructs (generated from constructs/contract.ts).
@@ -125,3 +144,88 @@ class StrictCollect(ExchangeCollect):
         if reason is not None:
             self.fail(reason)
         super().do_copy(src, dest)
+
+
+# --- Course List ---------------------------------------------------------------------------
+
+# nbgrader's multi-course convention: the instructors of course C are the hub group formgrade-C
+# (the hub grants that group access to the service C), its students nbgrader-C.
+INSTRUCTOR_GROUP_PREFIX = "formgrade-"
+# What JupyterHub tells every server it spawns when the hub has a public_url (stack.json's).
+PUBLIC_URL_ENV = ("JUPYTERHUB_PUBLIC_HUB_URL", "JUPYTERHUB_PUBLIC_URL")
+
+
+def public_origin(env: dict, request_origin: str) -> str:
+    """``scheme://host[:port]`` of the hub's public URL as JupyterHub passes it to its servers;
+    without it (the graders' environment has none) the origin the browser's request came to."""
+    for name in PUBLIC_URL_ENV:
+        parts = urlsplit(env.get(name) or "")
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+    return request_origin
+
+
+def taught_courses(groups: list[str]) -> list[str]:
+    """The courses whose instructor group is among ``groups``. nbgrader's course list takes every
+    nbgrader-/formgrade- group (JupyterHubAuthPlugin.get_student_courses), so it would show a
+    student the formgrader of their course, which the hub refuses them."""
+    return sorted({g[len(INSTRUCTOR_GROUP_PREFIX):] for g in groups
+                   if g.startswith(INSTRUCTOR_GROUP_PREFIX) and len(g) > len(INSTRUCTOR_GROUP_PREFIX)})
+
+
+def formgrader_links(courses: list[str], origin: str, base_url: str) -> list[dict]:
+    """nbgrader's course list entries for the formgrader services of ``courses``: the service of
+    course C is named C (images/CONTRACT.md), so JupyterHub serves it at ``<base_url>services/C/``
+    (jupyterhub.services.service.Service.prefix)."""
+    return [{"course_id": course, "url": origin + url_path_join(base_url, "services", course, "lab") + "?formgrader=true",
+             "kind": "jupyterhub"} for course in courses]
+
+
+class CourseListHandler(course_list.CourseListHandler):
+    """nbgrader's GET <server>/formgraders without requests to the public URL (see above)."""
+
+    def get_base_url(self) -> str:
+        return public_origin(os.environ, super().get_base_url())
+
+    def local_course(self, config) -> str | None:
+        """This server's own course if the formgrader extension runs in it (the course's grader;
+        user servers disable it), found in-process instead of nbgrader's HTTP probe."""
+        if "nbgrader_formgrader" not in self.settings:  # set when the formgrader extension loads
+            return None
+        return CourseDirectory(config=config).course_id
+
+    async def check_for_local_formgrader(self, config) -> list[dict]:
+        course = self.local_course(config)
+        if course is None:
+            return []
+        return [{"course_id": course, "url": self.get_base_url() + url_path_join(self.base_url, "formgrader"),
+                 "kind": "local"}]
+
+    async def check_for_jupyterhub_formgraders(self, config) -> list[dict]:
+        try:
+            user, headers = get_jupyterhub_user(), get_jupyterhub_authorization()
+        except JupyterhubEnvironmentError:  # not under JupyterHub
+            return []
+        # The user's own groups, which every server's token may read (a grader's token: its own
+        # account's). nbgrader also asks GET /services for the prefixes, which a user's server
+        # token may not read (JupyterHub grants a token only scopes its owner holds).
+        response = await AsyncHTTPClient().fetch(
+            get_jupyterhub_api_url() + "/users/" + quote(user, safe=""), headers=headers)
+        groups = json.loads(response.body).get("groups", [])
+        local = self.local_course(config)  # listed by check_for_local_formgrader already
+        courses = [c for c in taught_courses(groups) if c != local]
+        return formgrader_links(courses, self.get_base_url(), os.environ.get("JUPYTERHUB_BASE_URL") or "/")
+
+
+def _jupyter_server_extension_points():
+    return [{"module": "jhlti_nbgrader"}]
+
+
+def _load_jupyter_server_extension(serverapp):
+    """nbgrader's course_list extension (its handlers, same URLs) with CourseListHandler."""
+    webapp = serverapp.web_app
+    webapp.settings["assignment_dir"] = serverapp.root_dir
+    handlers = [(pattern, CourseListHandler if handler is course_list.CourseListHandler else handler)
+                for pattern, handler in course_list.default_handlers]
+    webapp.add_handlers(".*$", [(url_path_join(webapp.settings["base_url"], p), h) for p, h in handlers])
+    serverapp.log.info("jhlti_nbgrader: nbgrader's Course List without requests to the public URL")

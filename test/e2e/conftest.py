@@ -97,6 +97,8 @@ _failed = False
 
 
 def pytest_configure(config):
+    config.addinivalue_line("markers", "during_class: a step of another file that needs the class of test_e2e.py "
+                                       f"in session; runs right before {DURING_CLASS_UNTIL}")
     # Progress goes straight to the terminal, also under -q and output capture.
     capman = config.pluginmanager.getplugin("capturemanager")
 
@@ -109,6 +111,20 @@ def pytest_configure(config):
             sys.stdout.flush()
 
     harness.PRINT = printer
+
+
+# test_e2e.py ends with destroy and purge, so a step of another file that needs its class in
+# session (deployed, users launched, servers running) is marked `during_class` and runs after its
+# last step that changes the class and before the destroy.
+DURING_CLASS_UNTIL = "test_7_destroy_keeps_data"
+
+
+def pytest_collection_modifyitems(config, items):
+    during = [item for item in items if item.get_closest_marker("during_class")]
+    rest = [item for item in items if not item.get_closest_marker("during_class")]
+    at = next((i for i, item in enumerate(rest) if item.name == DURING_CLASS_UNTIL), None)
+    if during and at is not None:
+        items[:] = rest[:at] + during + rest[at:]
 
 
 @pytest.hookimpl(hookwrapper=True)

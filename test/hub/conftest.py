@@ -23,12 +23,17 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 HUB_DIR = ROOT / "images" / "hub"
 HUB_CONFIG = HUB_DIR / "jupyterhub_config.py"
+NOTEBOOK_DIR = ROOT / "images" / "notebook"
 CHP = ROOT / ".venv" / "chp" / "node_modules" / ".bin" / "configurable-http-proxy"
 # images/hub is a Docker build context whose content hash Terraform tracks: keep it free of
 # __pycache__ both in this process and in the hub subprocess (PYTHONDONTWRITEBYTECODE below).
 # The jupyterhub_lti_stack package itself is installed (editable) by setup-venv.sh.
 sys.dont_write_bytecode = True
 sys.path.append(str(ROOT / "test" / "peers"))  # the LMS-side peers (lms_hub)
+# The notebook image's modules (jhlti_nbgrader, jhlti_passback), which it copies into
+# site-packages; they read the contract from where that image puts it, here from the build context.
+sys.path.insert(0, str(NOTEBOOK_DIR))
+os.environ["JHLTI_CONTRACT_FILE"] = str(NOTEBOOK_DIR / "jhlti_contract.json")
 
 from jupyterhub_lti_stack.contract import SECRET_FILES  # noqa: E402
 from cryptography.hazmat.primitives import serialization  # noqa: E402
@@ -78,6 +83,14 @@ c.LocalCourseSpawner.home_dir_template = "{tmp}/home/{{username}}"
 c.Spawner.start_timeout = 60
 c.LtiStackAuthenticator.launch_db = "{tmp}/launches.sqlite"
 c.LocalCourseSpawner.args = ["--allow-root"]  # the test runner may be root
+# The servers run the notebook image's user-server config (first, as jhlti-start puts it), its
+# global nbgrader config (in /etc/jupyter there) and its modules.
+c.LocalCourseSpawner.environment = {{
+    "JUPYTER_CONFIG_PATH": "{notebook}/user-config:{notebook}",
+    "PYTHONPATH": "{notebook}",
+    "PYTHONDONTWRITEBYTECODE": "1",  # images/notebook is a build context: no __pycache__ there
+    "JHLTI_CONTRACT_FILE": "{contract}",
+}}
 c.JupyterHub.services.append({{"name": "test-inspector", "api_token": {token!r}}})
 c.JupyterHub.load_roles.append(
     {{"name": "test-inspector", "scopes": ["admin:users", "admin:servers", "admin:groups"],
@@ -168,7 +181,8 @@ def running_hub(tmp: Path, make_stack: Callable[[dict], dict]) -> Iterator[tuple
         (secret_dir / name).chmod(0o600)
     api_token = values["test-inspector"] = secrets.token_hex(32)
     config = tmp / "test_config.py"
-    config.write_text(TEST_CONFIG.format(hub_config=str(HUB_CONFIG), tmp=tmp, token=api_token))
+    config.write_text(TEST_CONFIG.format(hub_config=str(HUB_CONFIG), tmp=tmp, token=api_token, notebook=NOTEBOOK_DIR,
+                                          contract=os.environ["JHLTI_CONTRACT_FILE"]))
 
     env = {
         **os.environ,

@@ -12,17 +12,11 @@ from pathlib import Path
 
 import pytest
 
-NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "images" / "notebook"
-# jhlti_nbgrader is one module the notebook image copies into site-packages; it reads the
-# contract from where that image puts it, here from the build context.
-sys.path.insert(0, str(NOTEBOOK_DIR))
-os.environ["JHLTI_CONTRACT_FILE"] = str(NOTEBOOK_DIR / "jhlti_contract.json")
-
-import jhlti_nbgrader as strict  # noqa: E402
-from nbgrader.auth import Authenticator  # noqa: E402
-from nbgrader.coursedir import CourseDirectory  # noqa: E402
-from nbgrader.exchange import ExchangeError, ExchangeFactory  # noqa: E402
-from traitlets.config import PyFileConfigLoader  # noqa: E402
+import jhlti_nbgrader as strict  # images/notebook, on sys.path from conftest
+from nbgrader.auth import Authenticator
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange import ExchangeError, ExchangeFactory
+from traitlets.config import PyFileConfigLoader
 
 GRADER_CONFIG = Path(strict.__file__).parent / "grader-config" / "nbgrader_config.py"
 
