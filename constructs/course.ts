@@ -3,7 +3,7 @@ import { Image } from '@cdktf/provider-docker/lib/image';
 import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { BuildContext, BuiltImage } from './built-image';
-import { CONTAINER_ENV, PATHS, PORTS } from './contract';
+import { CONTAINER_ENV, PATHS, PORTS, URL_PATHS } from './contract';
 import { START_CAPABILITIES_ENGINE, containerDefaults, memoryMegabytes } from './container-defaults';
 import { DataVolume, IDataVolume } from './data-volume';
 import { StackNames, courseServerName } from './naming';
@@ -54,6 +54,8 @@ export interface CourseEnvironment {
   readonly protectData: boolean;
   /** iframe mode: the LMS origins allowed to frame the grader service; empty: framing refused. */
   readonly frameAncestors: readonly string[];
+  /** The environment's public URL (the grader's Course List links to its formgrader there). */
+  readonly publicUrl: string;
 }
 
 export interface CourseProps {
@@ -165,6 +167,8 @@ export class Course extends Construct implements ICourse {
         `JUPYTERHUB_CLIENT_ID=${this.oauthClientId}`,
         `JUPYTERHUB_SERVICE_PREFIX=${prefix}`,
         'JUPYTERHUB_BASE_URL=/',
+        // What JupyterHub gives its own servers: the hub's public URL (jhlti_nbgrader's Course List).
+        `JUPYTERHUB_PUBLIC_HUB_URL=${props.environment.publicUrl}${URL_PATHS.hub}`,
         `JUPYTERHUB_OAUTH_CALLBACK_URL=${prefix}oauth_callback`,
         `JUPYTERHUB_SERVICE_URL=http://0.0.0.0:${PORTS.notebook}${prefix}`,
       ],

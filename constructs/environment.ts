@@ -234,6 +234,7 @@ export class TeachingEnvironment extends Construct {
         limits: { memory: this.settings.limits.memory, cpus: this.settings.limits.cpus, idleCullSeconds: this.settings.idleCullSeconds },
         protectData: this.protectData,
         frameAncestors: this.settings.embedding.mode === 'iframe' ? this.settings.embedding.allowedOrigins : [],
+        publicUrl: this.publicUrl,
       },
       courseId: course.id,
       title: course.title,

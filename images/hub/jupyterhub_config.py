@@ -67,10 +67,9 @@ c.CourseSpawnerMixin.stack = stack
 # at N = 20 on 2 cores (test/bench, BENCHMARKS.md).
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 180
-# nbgrader in the user's server reads the user's groups (its courses) and the formgrader services
-c.Spawner.server_token_scopes = [
-    "users:activity!user", "access:servers!server", "read:users:groups!user", "list:services", "read:services",
-]
+# nbgrader in the user's server reads only the user's own groups (its courses; jhlti_nbgrader's
+# Course List). No services scopes: JupyterHub grants a server token only scopes its user holds.
+c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server", "read:users:groups!user"]
 c.DockerSpawner.network_name = stack.docker.network
 c.DockerSpawner.use_internal_ip = True
 c.DockerSpawner.name_template = stack.docker.server_name_template
