@@ -111,34 +111,38 @@ async function runCell(where: Frame | Page, page: Page, labPath: string): Promis
   // JupyterLab asks for a name at the first save of an untitled notebook.
   const dialog = where.locator('.jp-Dialog');
   await dialog.waitFor({ timeout: 5_000 }).catch(() => undefined);
+  let savedAs = '';
   if (await dialog.isVisible()) {
-    await dialog.locator('input').first().fill(spec.notebook ?? 'in-the-lms.ipynb');
+    savedAs = spec.notebook ?? 'in-the-lms.ipynb';
+    await dialog.locator('input').first().fill(savedAs);
     await dialog.locator('.jp-Dialog-button.jp-mod-accept').click({ timeout });
-    step('saved as', { name: spec.notebook ?? 'in-the-lms.ipynb' });
+    step('saved as', { name: savedAs });
   }
   // The saved file, as the server has it (the session's own cookies, in the same document).
   const base = labPath.replace(/\/lab\/?$/, '');
-  const saved = await where.evaluate(async ({ base, timeoutMs }) => {
+  const saved = await where.evaluate(async ({ base, savedAs, timeoutMs }) => {
     // Cookie-authenticated API calls need JupyterHub's XSRF token, as JupyterLab sends it.
     const xsrf = decodeURIComponent((/(?:^|;\s*)_xsrf=([^;]*)/.exec(String(Reflect.get(globalThis, 'document').cookie)) ?? [])[1] ?? '');
     const get = async (url: string): Promise<unknown> => {
       const r = await fetch(url, { credentials: 'same-origin', headers: { 'X-XSRFToken': xsrf } });
+      if (r.status === 404) return null; // renamed meanwhile: look again
       if (!r.ok) throw new Error(`GET ${url}: ${r.status} ${await r.text()}`);
       return r.json();
     };
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const list = (await get(`${base}/api/contents/?content=1`)) as { content: { name: string; type: string }[] };
-      const names = list.content.filter((f) => f.type === 'notebook').map((f) => f.name);
+      const names = savedAs !== '' ? [savedAs] : list.content.filter((f) => f.type === 'notebook').map((f) => f.name);
       for (const name of names) {
-        const nb = (await get(`${base}/api/contents/${encodeURIComponent(name)}?content=1`)) as { content: { cells: { outputs?: { text?: string | string[] }[] }[] } };
+        const nb = (await get(`${base}/api/contents/${encodeURIComponent(name)}?content=1`)) as { content: { cells: { outputs?: { text?: string | string[] }[] }[] } } | null;
+        if (nb === null) continue;
         const text = nb.content.cells.flatMap((c) => c.outputs ?? []).map((o) => (Array.isArray(o.text) ? o.text.join('') : o.text ?? '')).join('');
         if (text.trim() !== '') return { name, text: text.trim() };
       }
       if (Date.now() > deadline) return { name: '', text: '' };
       await new Promise((r) => setTimeout(r, 500));
     }
-  }, { base, timeoutMs: 30_000 });
+  }, { base, savedAs, timeoutMs: 30_000 });
   step('saved', saved);
   if (printed !== (spec.expectOutput ?? '42') || saved.text !== printed) {
     throw new Error(`cell printed ${JSON.stringify(printed)}, saved ${JSON.stringify(saved)}; expected ${JSON.stringify(spec.expectOutput ?? '42')}`);
@@ -181,10 +185,11 @@ async function main(): Promise<number> {
       const labPath = spec.labPath as string;
       const frame = await toolFrame(page, new RegExp(`^${labPath}/?$`));
       await frame.locator('#jp-main-dock-panel').waitFor({ timeout });
-      step('JupyterLab in the frame', { url: frame.url() });
+      const frameUrl = frame.url();
+      step('JupyterLab in the frame', { url: frameUrl });
       await screenshot(page, 'lab-in-frame');
       const saved = await runCell(frame, page, labPath);
-      result = { frameUrl: frame.url(), saved };
+      result = { frameUrl, saved };
       if (spec.scenario === 'formgrader') {
         await frame.goto(new URL(spec.formgraderPath as string, frame.url()).href, { timeout });
         await frame.getByText('Manage Assignments').first().waitFor({ timeout });
@@ -203,10 +208,11 @@ async function main(): Promise<number> {
       const labPath = spec.labPath as string;
       await popup.waitForURL((u) => new RegExp(`^${labPath}/?$`).test(u.pathname), { timeout });
       await popup.locator('#jp-main-dock-panel').waitFor({ timeout });
-      step('JupyterLab in the new window', { url: popup.url() });
+      const windowUrl = popup.url();
+      step('JupyterLab in the new window', { url: windowUrl });
       await screenshot(popup, 'lab-in-new-window');
       const saved = await runCell(popup, popup, labPath);
-      result = { heading, windowUrl: popup.url(), saved };
+      result = { heading, windowUrl, saved };
     } else if (spec.scenario === 'refused') {
       await page.waitForTimeout(3000);
       const frame = page.frame({ name: 'tool' });
