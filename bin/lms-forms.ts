@@ -140,10 +140,16 @@ const LTI13_BACK = (labels: Record<'issuer' | 'client' | 'deployment' | 'jwks' |
 
 function moodle(v: LtiVersion, env: FormEnvironment): FormSpec {
   const where = 'Site administration > Plugins > Activity modules > External tool > Manage tools > configure a tool manually';
-  const common = [
-    { label: 'Tool configuration usage', value: option('Show as preconfigured tool when adding an external tool') },
-    { label: 'Default launch container', value: option(env.embedding === 'window' ? 'New window' : 'Embed, without blocks') },
-  ];
+  const toolSettings = (fields: readonly FieldSpec[]): SectionSpec => ({
+    heading: 'Tool settings',
+    where,
+    fields: [
+      { label: 'Tool name', value: toolName(env) },
+      ...fields,
+      { label: 'Tool configuration usage', value: option('Show as preconfigured tool when adding an external tool') },
+      { label: 'Default launch container', value: option(env.embedding === 'window' ? 'New window' : 'Embed, without blocks') },
+    ],
+  });
   const privacy: SectionSpec = {
     heading: 'Privacy',
     where,
@@ -162,18 +168,12 @@ function moodle(v: LtiVersion, env: FormEnvironment): FormSpec {
       : [];
     return {
       sections: [
-        {
-          heading: 'Tool settings',
-          where,
-          fields: [
-            { label: 'Tool name', value: toolName(env) },
-            { label: 'Tool URL', value: out('lti11_launch_url') },
-            { label: 'LTI version', value: option('LTI 1.0/1.1') },
-            { label: 'Consumer key', value: out('lti11_consumer_key') },
-            { label: 'Shared secret', value: out('lti11_shared_secret') },
-            ...common,
-          ],
-        },
+        toolSettings([
+          { label: 'Tool URL', value: out('lti11_launch_url') },
+          { label: 'LTI version', value: option('LTI 1.0/1.1') },
+          { label: 'Consumer key', value: out('lti11_consumer_key') },
+          { label: 'Shared secret', value: out('lti11_shared_secret') },
+        ]),
         privacy,
         ...graded,
       ],
@@ -183,20 +183,14 @@ function moodle(v: LtiVersion, env: FormEnvironment): FormSpec {
   }
   return {
     sections: [
-      {
-        heading: 'Tool settings',
-        where,
-        fields: [
-          { label: 'Tool name', value: toolName(env) },
-          { label: 'Tool URL', value: out('lti13_redirect_url') },
-          { label: 'LTI version', value: option('LTI 1.3') },
-          { label: 'Public key type', value: option('Keyset URL') },
-          { label: 'Public keyset', value: out('lti13_jwks_url') },
-          { label: 'Initiate login URL', value: out('lti13_login_initiation_url') },
-          { label: 'Redirection URI(s)', value: out('lti13_redirect_url') },
-          ...common,
-        ],
-      },
+      toolSettings([
+        { label: 'Tool URL', value: out('lti13_redirect_url') },
+        { label: 'LTI version', value: option('LTI 1.3') },
+        { label: 'Public key type', value: option('Keyset URL') },
+        { label: 'Public keyset', value: out('lti13_jwks_url') },
+        { label: 'Initiate login URL', value: out('lti13_login_initiation_url') },
+        { label: 'Redirection URI(s)', value: out('lti13_redirect_url') },
+      ]),
       {
         heading: 'Services',
         where,
