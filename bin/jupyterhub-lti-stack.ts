@@ -8,15 +8,17 @@
  *   jupyterhub-lti-stack diff    <env> [--config FILE]
  *   jupyterhub-lti-stack deploy  <env> [--config FILE]
  *   jupyterhub-lti-stack destroy <env> [--config FILE] [--purge]
- *   jupyterhub-lti-stack outputs <env> [--show-secrets] [--json]
+ *   jupyterhub-lti-stack outputs <env> [--show-secrets] [--json] [--lms LMS [--lti 1.1|1.3]]
  */
 import { spawnSync, SpawnSyncOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../constructs/built-image';
+import { loadConfig } from '../constructs/config/load';
 import { LABELS } from '../constructs/contract';
 import { StackNames } from '../constructs/naming';
+import { FormError, LMS_NAMES, LTI_VERSIONS, LmsName, LtiVersion, MASKED, TerraformOutputs, formEnvironment, isLmsName, isLtiVersion, lmsForms, renderForms } from './lms-forms';
 
 const USAGE = `usage: jupyterhub-lti-stack <command> [environment] [options]
 
@@ -28,7 +30,8 @@ commands:
   deploy <env>       deploy one environment, wait until its hub answers, print its LMS values
   destroy <env>      remove one environment and its users' servers; data volumes stay
                      unless --purge (the next deploy reattaches them)
-  outputs <env>      the environment's LMS registration values
+  outputs <env>      the environment's LMS registration values; with --lms, the filled-in
+                     registration form of that LMS (guides: docs/lms/)
 
 options:
   --config FILE      config file (default: $JHLTI_CONFIG, else the embedded demo)
@@ -38,6 +41,9 @@ options:
   --purge            destroy: also delete hub DB, exchange, course and home volumes
   --show-secrets     outputs: include the sensitive values
   --json             outputs: as JSON
+  --lms LMS          outputs: the registration form of moodle, canvas, openedx or openhpi
+  --lti VERSION      outputs --lms: only LTI 1.1 or 1.3 (default: every version the
+                     environment enables)
   --skip-setup       do not run the toolchain setup first (it is fast when done already)
 `;
 
@@ -55,6 +61,8 @@ export interface Options {
   readonly purge: boolean;
   readonly showSecrets: boolean;
   readonly json: boolean;
+  readonly lms?: LmsName;
+  readonly lti?: LtiVersion;
   readonly skipSetup: boolean;
 }
 
@@ -73,7 +81,7 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
   const values: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--config' || a === '--output' || a === '--base-images') {
+    if (a === '--config' || a === '--output' || a === '--base-images' || a === '--lms' || a === '--lti') {
       const v = argv[++i];
       if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
       values[a] = v;
@@ -94,6 +102,12 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
   if ((!spec.env && environment !== undefined) || rest.length > 0) throw new UsageError(`unexpected argument "${spec.env ? rest[0] : environment}"`);
   if (flags.has('--purge') && command !== 'destroy') throw new UsageError('--purge only goes with destroy');
   if ((flags.has('--show-secrets') || flags.has('--json')) && command !== 'outputs') throw new UsageError('--show-secrets and --json only go with outputs');
+  const lms = values['--lms'];
+  const lti = values['--lti'];
+  if ((lms !== undefined || lti !== undefined) && command !== 'outputs') throw new UsageError('--lms and --lti only go with outputs');
+  if (lms !== undefined && !isLmsName(lms)) throw new UsageError(`--lms must be one of ${LMS_NAMES.join(', ')} (got "${lms}")`);
+  if (lti !== undefined && !isLtiVersion(lti)) throw new UsageError(`--lti must be ${LTI_VERSIONS.map((v) => `"${v}"`).join(' or ')} (got "${lti}")`);
+  if (lti !== undefined && lms === undefined) throw new UsageError(`--lti goes with --lms (the form of which LMS? ${LMS_NAMES.join(', ')})`);
   const baseImages = values['--base-images'] ?? environ.JHLTI_BASE_IMAGES;
   if (baseImages !== undefined && baseImages !== '' && baseImages !== 'official' && baseImages !== 'local') {
     throw new UsageError(`--base-images must be "official" or "local", got "${baseImages}"`);
@@ -107,6 +121,8 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
     purge: flags.has('--purge'),
     showSecrets: flags.has('--show-secrets'),
     json: flags.has('--json'),
+    lms,
+    lti,
     skipSetup: flags.has('--skip-setup') || environ.JHLTI_SKIP_SETUP === '1',
   };
 }
@@ -273,14 +289,25 @@ class Cli {
   private outputs(): number {
     if (!existsSync(join(this.stackDir, 'cdk.tf.json'))) this.cdktf('synth');
     this.terraform(['init', '-input=false'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    if (!this.o.json && !this.o.showSecrets) {
+    if (!this.o.json && !this.o.showSecrets && this.o.lms === undefined) {
       this.terraform(['output']);
       return 0;
     }
-    const raw = JSON.parse(this.terraform(['output', '-json'], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout) as Record<string, { value: unknown; sensitive: boolean }>;
-    const shown = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v.sensitive && !this.o.showSecrets ? '(sensitive: add --show-secrets)' : v.value]));
+    const raw = JSON.parse(this.terraform(['output', '-json'], { stdio: ['ignore', 'pipe', 'inherit'] }).stdout) as TerraformOutputs;
+    if (this.o.lms !== undefined) return this.registrationForms(this.o.lms, raw);
+    const shown = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, v.sensitive && !this.o.showSecrets ? MASKED : v.value]));
     const text = Object.entries(shown).map(([k, v]) => `${k} = ${typeof v === 'string' ? v.trimEnd() : JSON.stringify(v)}`);
     process.stdout.write(this.o.json ? `${JSON.stringify(shown, null, 2)}\n` : `${text.join('\n')}\n`);
+    return 0;
+  }
+
+  /** One LMS's registration form, filled with the outputs; the config says what the environment enables. */
+  private registrationForms(lms: LmsName, outputs: TerraformOutputs): number {
+    const file = this.env.JHLTI_CONFIG;
+    const config = loadConfig(file, { baseImages: this.env.JHLTI_BASE_IMAGES ?? '', caBundle: this.env.JHLTI_CA_BUNDLE ?? '' });
+    const env = formEnvironment(config, this.o.environment as string, file ?? 'embedded demo config');
+    const forms = lmsForms(lms, env, outputs, { lti: this.o.lti, showSecrets: this.o.showSecrets });
+    process.stdout.write(this.o.json ? `${JSON.stringify({ environment: env.name, lms, forms }, null, 2)}\n` : renderForms(forms, env));
     return 0;
   }
 }
@@ -312,6 +339,10 @@ export function main(argv: readonly string[]): number {
   try {
     return new Cli(options).run();
   } catch (e) {
+    if (e instanceof FormError) {
+      process.stderr.write(`jupyterhub-lti-stack: ${e.message}\n`);
+      return 2;
+    }
     if (e instanceof CommandFailed) {
       process.stderr.write(`jupyterhub-lti-stack: ${e.message}\n`);
       return e.status;

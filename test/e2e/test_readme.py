@@ -126,7 +126,11 @@ def test_own_config_commands(readme_env):
             out = shell(line, readme_env)
         if " deploy physics" in line:
             assert health("https://127.0.0.1:443/hub/health") == 200
-        if " outputs physics" in line:
+        if " outputs physics" in line and "--lms canvas" in line:
+            # the filled-in form: Canvas' labels with the environment's values
+            assert re.search(r"^ +JSON URL +https://jupyter\.physics\.example\.edu/hub/lti13/config$", out, re.M), out
+            assert "environments[0].lti13.clientIds  (now: 10000000000042)" in out, out
+        elif " outputs physics" in line:
             assert "lti13_login_initiation_url = \"https://jupyter.physics.example.edu/hub/lti13/oauth_login\"" in out, out
         if "npx cdktf diff" in line:
             assert "physics" in out

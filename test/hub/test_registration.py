@@ -10,12 +10,18 @@ import jwt
 import requests
 from cryptography.hazmat.primitives import serialization
 
-from conftest import CONTEXT_IDS, HUBTEST, login_cookie, record_forgery
+import pytest
+
+from conftest import CONTEXT_IDS, GOLDEN, HUBTEST, login_cookie, record_forgery
 from jupyterhub_lti_stack.contract import URL_PATHS
 from jupyterhub_lti_stack.keys import public_jwk
 from jupyterhub_lti_stack.launch_store import LaunchStore
+from jupyterhub_lti_stack.passback import AGS_LINEITEM, AGS_SCORE
+from jupyterhub_lti_stack.registration import lti11_config_xml, lti13_config
+from jupyterhub_lti_stack.stack import parse_stack
 
 BLTI = "{http://www.imsglobal.org/xsd/imsbasiclti_v1p0}"
+LTICM = "{http://www.imsglobal.org/xsd/imslticm_v1p0}"
 LEARNER = ["http://purl.imsglobal.org/vocab/lis/v2/membership#Learner"]
 AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 
@@ -41,6 +47,79 @@ def test_lti13_config_json_names_the_real_endpoints_and_the_keyset(hub):
     # Every URL it names answers (the keyset, the login initiation; not the start page).
     assert requests.get(config["public_jwk_url"], timeout=10).status_code == 200
     assert requests.get(config["oidc_initiation_url"], timeout=10, allow_redirects=False).status_code != 404
+
+
+# What Canvas accepts from a developer key's "Enter URL" (canvas-lms lib/schemas/lti/
+# tool_configuration.rb and doc/api/lti_dev_key_config.md): the required keys, the keys it
+# knows (redirect_uris is read by its newer LTI registrations), the scopes and privacy levels it
+# allows, and a few of its placements.
+CANVAS_REQUIRED = {"title", "description", "target_link_uri", "oidc_initiation_url"}
+CANVAS_KEYS = CANVAS_REQUIRED | {"public_jwk", "public_jwk_url", "scopes", "extensions", "custom_fields",
+                                 "oidc_initiation_urls", "redirect_uris", "icon_url"}
+CANVAS_SCOPES = {
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+    "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly",
+    "https://canvas.instructure.com/lti/public_jwk/scope/update",
+}
+CANVAS_PRIVACY = {"anonymous", "name_only", "email_only", "public"}
+CANVAS_PLACEMENTS = {"course_navigation", "assignment_selection", "link_selection"}
+LTI13_GOLDENS = sorted(p.name for p in GOLDEN.glob("*.stack.json") if json.loads(p.read_text())["lti13"]["enabled"])
+
+
+def golden_stack(name: str):
+    return parse_stack(json.loads((GOLDEN / name).read_text()))
+
+
+@pytest.mark.parametrize("name", LTI13_GOLDENS)
+def test_lti13_config_is_what_canvas_enter_url_accepts(name):
+    stack = golden_stack(name)
+    config = lti13_config(stack)
+    base = stack.public_url
+    assert CANVAS_REQUIRED <= set(config) <= CANVAS_KEYS, sorted(config)
+    assert all(isinstance(config[k], str) and config[k] for k in CANVAS_REQUIRED)
+    assert config["public_jwk_url"] == base + URL_PATHS["lti13_jwks"]
+    assert config["oidc_initiation_url"] == base + URL_PATHS["lti13_login"]
+    # One URL for both: platforms that allow the launch URL as redirect URI need nothing else.
+    assert config["target_link_uri"] == base + URL_PATHS["lti13_callback"]
+    assert config["redirect_uris"] == [config["target_link_uri"]]
+    # Exactly the scopes grade passback asks the token endpoint for, all of them Canvas scopes.
+    assert config["scopes"] == [AGS_LINEITEM, AGS_SCORE] and set(config["scopes"]) <= CANVAS_SCOPES
+    [canvas] = config["extensions"]
+    assert canvas["platform"] == "canvas.instructure.com"
+    assert canvas["privacy_level"] in CANVAS_PRIVACY
+    assert canvas["domain"] == base.split("://")[1].split(":")[0]
+    placements = canvas["settings"]["placements"]
+    assert {p["placement"] for p in placements} == CANVAS_PLACEMENTS
+    for p in placements:
+        assert p["message_type"] == "LtiResourceLinkRequest"  # the hub does no deep linking
+        assert p["target_link_uri"] == config["target_link_uri"]
+    json.dumps(config)  # served as JSON
+
+
+def test_canvas_opens_the_course_tab_in_a_new_window_unless_framing_is_allowed():
+    window, framed = golden_stack("hubtest.stack.json"), golden_stack("chem.stack.json")
+    assert not window.frame_ancestors and framed.frame_ancestors
+
+    def nav(stack):
+        [placement] = [p for p in lti13_config(stack)["extensions"][0]["settings"]["placements"]
+                       if p["placement"] == "course_navigation"]
+        return placement
+
+    assert nav(window)["windowTarget"] == "_blank"
+    assert "windowTarget" not in nav(framed)
+
+
+def test_lti11_config_xml_asks_canvas_for_no_personal_data():
+    stack = golden_stack("demo.stack.json")
+    root = ET.fromstring(lti11_config_xml(stack).encode())
+    assert root.find(f"{BLTI}launch_url").text == stack.public_url + URL_PATHS["lti11_launch"]
+    [extension] = root.findall(f"{BLTI}extensions")
+    assert extension.get("platform") == "canvas.instructure.com"
+    privacy = {e.get("name"): e.text for e in extension.findall(f"{LTICM}property")}["privacy_level"]
+    assert privacy == "anonymous"  # Canvas sends the opaque user_id at every level
 
 
 def test_jwks_publishes_the_signing_keys_by_thumbprint(hub):

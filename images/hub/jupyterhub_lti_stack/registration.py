@@ -17,14 +17,13 @@ from jupyterhub.handlers import BaseHandler
 
 from .contract import URL_PATHS
 from .keys import jwks
+from .passback import AGS_LINEITEM, AGS_SCORE
 from .stack import Stack
 
-AGS_SCOPES = (
-    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
-    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
-)
+# Exactly what grade passback asks the platform's token endpoint for (passback.py).
+AGS_SCOPES = (AGS_LINEITEM, AGS_SCORE)
 DESCRIPTION = "Jupyter notebooks with nbgrader assignments, one server per student"
+CANVAS = "canvas.instructure.com"
 
 
 def tool_title(stack: Stack) -> str:
@@ -51,8 +50,8 @@ def lti11_config_xml(stack: Stack) -> str:
   <blti:description>{escape(DESCRIPTION)}</blti:description>
   <blti:launch_url>{launch}</blti:launch_url>
   <blti:secure_launch_url>{launch}</blti:secure_launch_url>
-  <blti:extensions platform="canvas.instructure.com">
-    <lticm:property name="privacy_level">name_only</lticm:property>
+  <blti:extensions platform="{CANVAS}">
+    <lticm:property name="privacy_level">anonymous</lticm:property>
     <lticm:property name="domain">{host}</lticm:property>
     <lticm:options name="course_navigation">
       <lticm:property name="enabled">true</lticm:property>
@@ -67,32 +66,46 @@ def lti11_config_xml(stack: Stack) -> str:
 
 
 def lti13_config(stack: Stack) -> dict:
-    """The tool's LTI 1.3 configuration (Canvas developer key JSON; the URLs every LMS asks for)."""
-    callback = url(stack, "lti13_callback")
-    # Where a launch lands after login (ltiauthenticator goes on to target_link_uri); the
-    # id_token itself is posted to the redirect URI, the callback.
-    landing = url(stack, "hub")
-    placement = {"message_type": "LtiResourceLinkRequest", "target_link_uri": landing}
-    if not stack.frame_ancestors:
-        placement["windowTarget"] = "_blank"
+    """The tool's LTI 1.3 configuration, in the shape Canvas reads from a developer key's
+    "Enter URL" (required: title, description, target_link_uri, oidc_initiation_url, a public
+    key; the Canvas extension with privacy_level and placements). Other platforms take the same
+    URLs by hand.
+
+    target_link_uri is the redirect URI itself: the hub lands every launch in the launching
+    course's server whatever target it names, and platforms that default the allowed redirect
+    URIs to the launch URL (Canvas keys made from this JSON, Open edX blocks) then accept the
+    tool's authentication request without a second URL. No tool-wide custom fields: the hub
+    reads only the per-link ones (`image`, and `assignment` for LTI 1.1 grades)."""
+    launch = url(stack, "lti13_callback")
+    title = tool_title(stack)
+    placements = [
+        # Navigation tabs are the one placement whose new-tab setting Canvas takes from the
+        # tool; assignments and module items have their own "load in a new tab" box.
+        {"placement": "course_navigation", "text": title,
+         **({} if stack.frame_ancestors else {"windowTarget": "_blank"})},
+        {"placement": "assignment_selection", "text": title},
+        {"placement": "link_selection", "text": title},
+    ]
     return {
-        "title": tool_title(stack),
+        "title": title,
         "description": DESCRIPTION,
         "oidc_initiation_url": url(stack, "lti13_login"),
-        "target_link_uri": landing,
-        "redirect_uris": [callback],
+        "target_link_uri": launch,
+        "redirect_uris": [launch],
         "public_jwk_url": url(stack, "lti13_jwks"),
         "scopes": list(AGS_SCOPES),
         "extensions": [
             {
-                "platform": "canvas.instructure.com",
+                "platform": CANVAS,
                 "domain": urlparse(stack.public_url).hostname,
-                "privacy_level": "name_only",
+                # The hub keys users on the platform's user id (sub); names and e-mail are not
+                # needed, and Canvas always sends sub.
+                "privacy_level": "anonymous",
                 "settings": {
+                    "text": title,
                     "placements": [
-                        {"placement": "course_navigation", **placement},
-                        {"placement": "assignment_selection", **placement},
-                    ]
+                        {**p, "message_type": "LtiResourceLinkRequest", "target_link_uri": launch} for p in placements
+                    ],
                 },
             }
         ],
