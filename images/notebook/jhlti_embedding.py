@@ -6,7 +6,7 @@ browser does not send inside a cross-site iframe. When the hub's spawner or the 
 construct sets JHLTI_FRAME_ANCESTORS (the LMS origins, space-separated), the server's config
 (``jupyter_server_config.py`` in the user and grader config directories) calls ``configure``:
 
-* every response carries ``Content-Security-Policy: frame-ancestors 'self' <origins>;
+* every response carries ``Content-Security-Policy: frame-ancestors <origins>;
   report-uri <hub>/security/csp-report`` (the hub's policy; JupyterHub's own keeps the report URI);
 * the ``_xsrf`` cookie and the hub OAuth cookies are ``SameSite=None; Secure``.
 
@@ -50,7 +50,8 @@ def frame_ancestors(environ=os.environ, contract: dict | None = None) -> list[st
 
 def frame_policy(origins: list[str], base_url: str, contract: dict) -> str:
     report = base_url.rstrip("/") + contract["url_paths"]["csp_report"]
-    return f"frame-ancestors 'self' {' '.join(origins)}; report-uri {report}"
+    # Exactly the LMS origins, not 'self' (as the hub's policy: hub.frame_policy).
+    return f"frame-ancestors {' '.join(origins)}; report-uri {report}"
 
 
 def configure(c, environ=os.environ, contract: dict | None = None) -> None:

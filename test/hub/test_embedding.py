@@ -41,7 +41,7 @@ def test_iframe_mode_frames_for_the_lms_and_makes_every_cookie_cross_site(config
     c = load(config_dir, {VAR: LMS, "JUPYTERHUB_BASE_URL": "/"})
     settings = c.ServerApp.tornado_settings
     assert settings["headers"]["Content-Security-Policy"] == (
-        "frame-ancestors 'self' https://lms.example.edu https://canvas.example.edu:8443; "
+        "frame-ancestors https://lms.example.edu https://canvas.example.edu:8443; "
         "report-uri /hub/security/csp-report"
     )
     assert settings["xsrf_cookie_kwargs"] == {"samesite": "None", "secure": True}

@@ -22,7 +22,7 @@ from test_hub_lti11 import canvas_launch
 from test_hub_lti13 import LEARNER
 
 LMS = ["https://lms.example.edu", "https://canvas.example.edu:8443"]
-POLICY = "frame-ancestors 'self' https://lms.example.edu https://canvas.example.edu:8443; report-uri /hub/security/csp-report"
+POLICY = "frame-ancestors https://lms.example.edu https://canvas.example.edu:8443; report-uri /hub/security/csp-report"
 SERVER = {c["id"]: c["server_name"] for c in HUBTEST["courses"]}
 
 

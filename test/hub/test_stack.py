@@ -164,6 +164,6 @@ def test_frame_ancestors_only_when_configured():
     chem = parse_stack(golden("chem"))
     settings = hub.tornado_settings(chem)
     assert settings["headers"]["Content-Security-Policy"] == (
-        "frame-ancestors 'self' https://moodle.example.test; report-uri /hub/security/csp-report"
+        "frame-ancestors https://moodle.example.test; report-uri /hub/security/csp-report"
     )
     assert settings["cookie_options"] == {"samesite": "None", "secure": True}

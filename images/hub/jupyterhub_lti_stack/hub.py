@@ -91,10 +91,12 @@ def uri_scheme(stack: Stack) -> str:
 
 
 def frame_policy(frame_ancestors: list[str] | tuple[str, ...], report_uri: str) -> str:
-    """The Content-Security-Policy of every component in iframe mode: the listed LMS origins may
-    frame it (and the hub's own pages, which frame each other), violations still go to
-    JupyterHub's report endpoint. The notebook image's jhlti_embedding builds the same."""
-    return f"frame-ancestors 'self' {' '.join(frame_ancestors)}; report-uri {report_uri}"
+    """The Content-Security-Policy of every component in iframe mode: exactly the listed LMS
+    origins may frame it, violations still go to JupyterHub's report endpoint. Not 'self': a
+    page on the hub's origin (a student's file served by their server) must not frame another
+    component, e.g. an instructor's formgrader (JupyterHub's reason for 'none'). The notebook
+    image's jhlti_embedding builds the same."""
+    return f"frame-ancestors {' '.join(frame_ancestors)}; report-uri {report_uri}"
 
 
 # Every cookie of a cross-site iframe: sent in the frame, over HTTPS only.
