@@ -16,7 +16,15 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from harness import CLI, OUTDIR, docker, run, say, timed
-from stack_config import ENV, LTI13_CLIENT_ID, LTI13_DEPLOYMENT_ID, LTI13_ISSUER, PLATFORM_URL, PREFIX
+from stack_config import (
+    ENV,
+    LMS_BROWSER_URL,
+    LTI13_CLIENT_ID,
+    LTI13_DEPLOYMENT_ID,
+    LTI13_ISSUER,
+    PLATFORM_URL,
+    PREFIX,
+)
 
 LMS_VERSIONS = {"moodle": ["1.1", "1.3"], "canvas": ["1.1", "1.3"], "openedx": ["1.1", "1.3"], "openhpi": ["1.1"]}
 BLTI = "{http://www.imsglobal.org/xsd/imsbasiclti_v1p0}"
@@ -101,7 +109,7 @@ def test_the_values_going_back_name_the_config_fields_and_what_they_hold(deploye
         "environments[0].lti13.deploymentIds": LTI13_DEPLOYMENT_ID,
         "environments[0].lti13.jwksUrl": f"{PLATFORM_URL}/jwks",
         "environments[0].lti13.tokenUrl": f"{PLATFORM_URL}/token",
-        "environments[0].lti13.authorizeUrl": f"{PLATFORM_URL}/authorize",
+        "environments[0].lti13.authorizeUrl": f"{LMS_BROWSER_URL}/authorize",  # where browsers reach the LMS
         "environments[0].courses[].contexts": back["environments[0].courses[].contexts"],
     }
     assert "algebra: ctx-e2e-algebra" in back["environments[0].courses[].contexts"]
