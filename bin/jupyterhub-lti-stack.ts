@@ -235,6 +235,10 @@ class Cli {
     this.cdktf('deploy', env, '--auto-approve', '--skip-provider-lock');
     this.say(`deployed ${env} in ${Math.round((Date.now() - t0) / 1000)} s; LMS registration values (outputs ${env} --show-secrets for the secrets):`);
     this.terraform(['output']);
+    const launcher = this.terraform(['output', '-raw', 'demo_launcher_url'], { stdio: ['ignore', 'pipe', 'ignore'], check: false });
+    if (launcher.status === 0 && launcher.stdout.startsWith('https://')) {
+      this.say(`try it without an LMS: open the demo launcher at ${launcher.stdout.trim()} (a self-signed certificate: accept it there and at the hub_url)`);
+    }
     return 0;
   }
 

@@ -52,6 +52,8 @@ export interface FormEnvironment {
     readonly tokenUrl?: string;
   };
   readonly embedding: 'window' | 'iframe';
+  /** Its LTI 1.3 platform is its demo launcher (no LMS registers over LTI 1.3 then). */
+  readonly demoLauncher: boolean;
   /** Course id -> its LMS context ids. */
   readonly contexts: Readonly<Record<string, readonly string[]>>;
   /** Some course sends its grades to the LMS (`gradePassback`). */
@@ -71,6 +73,7 @@ export function formEnvironment(config: ResolvedConfig, name: string, source: st
     lti11: env.lti11.enabled,
     lti13: env.lti13,
     embedding: env.embedding.mode,
+    demoLauncher: env.demoLauncher !== undefined,
     contexts: Object.fromEntries(env.courses.map((c) => [c.id, c.contexts])),
     gradePassback: env.courses.some((c) => c.gradePassback),
   };
@@ -370,11 +373,14 @@ const FORMS: Record<LmsName, (v: LtiVersion, env: FormEnvironment) => FormSpec> 
 /** The LTI versions to print: the one asked for, else every one the environment enables and the LMS takes. */
 export function chooseVersions(lms: LmsName, env: FormEnvironment, requested?: LtiVersion): LtiVersion[] {
   const supported = SUPPORTED[lms];
-  const enabled = LTI_VERSIONS.filter((v) => (v === '1.1' ? env.lti11 : env.lti13.enabled));
+  const enabled = LTI_VERSIONS.filter((v) => (v === '1.1' ? env.lti11 : env.lti13.enabled && !env.demoLauncher));
   const list = (vs: readonly LtiVersion[]) => (vs.length === 0 ? 'none' : vs.join(', '));
   if (requested !== undefined) {
     if (!supported.includes(requested)) {
       throw new FormError(`--lti ${requested}: ${LMS_TITLES[lms]} registers LTI ${list(supported)} tools only (choices with --lms ${lms}: ${list(supported)})`);
+    }
+    if (requested === '1.3' && env.demoLauncher) {
+      throw new FormError(`--lti 1.3: environment "${env.name}" gives LTI 1.3 to its demo launcher (${env.path}.demoLauncher.enabled is true; turn it off to register an LMS over LTI 1.3; for an LMS it enables: ${list(enabled)})`);
     }
     if (!enabled.includes(requested)) {
       const key = requested === '1.1' ? 'lti11' : 'lti13';

@@ -54,7 +54,16 @@ export const PATHS = {
 } as const;
 
 /** Ports inside the stack's containers (only the proxy's HTTPS port is published). */
-export const PORTS = { proxyHttps: 8443, proxyApi: 8001, hub: 8081, notebook: 8888 } as const;
+export const PORTS = {
+  proxyHttps: 8443,
+  proxyApi: 8001,
+  hub: 8081,
+  notebook: 8888,
+  /** The demo launcher's page (HTTPS, published to the host). */
+  demoLauncherHttps: 8444,
+  /** The demo launcher's keyset for the hub (plain HTTP, launcher network only). */
+  demoLauncherJwks: 8080,
+} as const;
 
 /** uid of a hub user's server = UID_BASE + the hub's user id; grader uids lie below it. */
 export const UID_BASE = 20000;

@@ -1,4 +1,6 @@
+import { Network } from '@cdktf/provider-docker/lib/network';
 import { TerraformOutput } from 'cdktf';
+import { dependable } from 'cdktf/lib/tfExpression';
 import { Construct } from 'constructs';
 import { join } from 'node:path';
 import { BuildContext, IMAGES_DIR } from './built-image';
@@ -10,9 +12,10 @@ import { CourseRules, ResolvedCourse, ResolvedEnvironmentSettings, resolveEnviro
 import { CourseSchema, EnvironmentSettingsInput, EnvironmentSettingsSchema, memoryBytes } from './config/schema';
 import { Course, ICourse } from './course';
 import { DataVolume } from './data-volume';
+import { DEMO_LAUNCHER_FILES, DemoLauncher } from './demo-launcher';
 import { Hub } from './hub';
 import { HttpProxy } from './http-proxy';
-import { StackNames } from './naming';
+import { StackNames, stackLabels } from './naming';
 import { StackNetworks } from './network';
 import { HubSecrets } from './secrets';
 import { renderStackFile } from './stack-file';
@@ -78,6 +81,12 @@ export interface TeachingEnvironmentSettings {
   readonly lti13?: Lti13Options;
   /** How the LMS opens the tool. @default { mode: "window" } (JupyterHub refuses framing) */
   readonly embedding?: { readonly mode?: 'window' | 'iframe'; readonly allowedOrigins?: readonly string[] };
+  /**
+   * A stand-in LMS page for trying the environment without an LMS (signed LTI 1.1 and 1.3
+   * launches as a student or instructor); it becomes the LTI 1.3 platform. Demos only.
+   * @default { enabled: false } (port: the hub's + 1, bindAddress: "127.0.0.1")
+   */
+  readonly demoLauncher?: { readonly enabled?: boolean; readonly port?: number; readonly bindAddress?: string };
   /** Base images (pinned) and a CA bundle for package downloads in image builds. @default {} (official pinned images) */
   readonly images?: { readonly hubBase?: string; readonly proxy?: string; readonly caBundle?: string };
   /** Server limits: per course server, and how many course servers a user may run. @default { memory: "2G", cpus: 1, serversPerUser: 3 } */
@@ -147,6 +156,8 @@ export class TeachingEnvironment extends Construct {
   readonly uidMap: DataVolume;
   readonly proxy: HttpProxy;
   readonly hub: Hub;
+  /** The demo launcher, when the settings enable it. */
+  readonly demoLauncher?: DemoLauncher;
   private readonly coursesById = new Map<string, Course>();
   private readonly courseRules: CourseRules;
   private readonly notebookContext: BuildContext;
@@ -188,6 +199,10 @@ export class TeachingEnvironment extends Construct {
       port: settings.port,
       bindAddress: settings.bindAddress,
     });
+    // The demo launcher's network: only the hub and the launcher (its keyset for LTI 1.3).
+    const launcherNetwork = settings.demoLauncher === undefined
+      ? undefined
+      : new Network(this, 'launcher-network', { name: names.launcherNetwork, driver: 'bridge', labels: stackLabels(names, 'launcher-network') });
     this.hub = new Hub(this, 'hub', {
       names,
       networks: this.networks,
@@ -197,10 +212,29 @@ export class TeachingEnvironment extends Construct {
       dockerSocket: settings.dockerSocket,
       outgoingCaBundle: settings.platformCaBundle,
       protectData: this.protectData,
+      extraNetworks: launcherNetwork === undefined ? undefined : [launcherNetwork.name],
       // Routes go to a running proxy.
       dependsOn: [this.proxy.container],
       runtime: () => ({ stackFile: this.renderStackFile(), secretFiles: this.secrets.hubFiles() }),
     });
+    if (settings.demoLauncher !== undefined && launcherNetwork !== undefined) {
+      const lti11 = this.secrets.lti11ConsumerKey !== undefined && this.secrets.lti11SharedSecret !== undefined
+        ? { key: this.secrets.lti11ConsumerKey, secret: this.secrets.lti11SharedSecret }
+        : undefined;
+      this.demoLauncher = new DemoLauncher(this, 'demo-launcher', {
+        names,
+        image: this.hub.image.image.imageId,
+        network: launcherNetwork.name,
+        port: settings.demoLauncher.port,
+        bindAddress: settings.demoLauncher.bindAddress,
+        certificatePem: this.tls.certificatePem,
+        privateKeyPem: this.tls.privateKeyPem,
+        lti11,
+        stackFile: () => this.renderStackFile(),
+      });
+      // It needs the hub's routes and keyset up before a launch can work.
+      this.demoLauncher.container.dependsOn = [dependable(this.hub.container)];
+    }
     this.node.addValidation({ validate: () => (this.coursesById.size === 0 ? [`TeachingEnvironment "${settings.name}" has no course; add one with addCourse()`] : []) });
     for (const course of props.courses ?? []) this.addCourse(course);
   }
@@ -263,6 +297,9 @@ export class TeachingEnvironment extends Construct {
       new TerraformOutput(this, `${prefix}${id}`, { value, description, sensitive }).overrideLogicalId(`${prefix}${id}`);
     };
     out('hub_url', `${this.publicUrl}${URL_PATHS.hub}`, 'JupyterHub URL.');
+    if (this.settings.demoLauncher !== undefined) {
+      out('demo_launcher_url', `${this.settings.demoLauncher.url}/`, 'The demo launcher: try launches without an LMS (this machine only by default).');
+    }
     out('tls_certificate_pem', this.tls.certificatePem, 'Certificate the proxy serves (for LMS trust stores when self-signed).');
     if (this.secrets.lti11ConsumerKey !== undefined && this.secrets.lti11SharedSecret !== undefined) {
       out('lti11_launch_url', `${this.publicUrl}${URL_PATHS.lti11Launch}`, 'LTI 1.1 launch URL to register in the LMS.');
@@ -289,6 +326,7 @@ export class TeachingEnvironment extends Construct {
       lti11: props.lti11,
       lti13: props.lti13,
       embedding: props.embedding,
+      demoLauncher: props.demoLauncher,
       images: props.images,
       limits: props.limits,
       idleCullSeconds: props.idleCullSeconds,
@@ -339,6 +377,19 @@ export class TeachingEnvironment extends Construct {
           }
         : { enabled: false, issuer: null, client_ids: [], authorize_url: null, jwks_url: null, deployment_ids: [], token_url: null, signing_keys: [] },
       frame_ancestors: s.embedding.mode === 'iframe' ? s.embedding.allowedOrigins : [],
+      demo_launcher:
+        s.demoLauncher === undefined
+          ? null
+          : {
+              url: s.demoLauncher.url,
+              client_id: s.demoLauncher.clientId,
+              deployment_id: s.demoLauncher.deploymentId,
+              https_port: PORTS.demoLauncherHttps,
+              jwks_port: PORTS.demoLauncherJwks,
+              platform_key_file: DEMO_LAUNCHER_FILES.platformKey,
+              tls_certificate_file: DEMO_LAUNCHER_FILES.tlsCertificate,
+              tls_key_file: DEMO_LAUNCHER_FILES.tlsKey,
+            },
       limits: { servers_per_user: s.limits.serversPerUser },
       // The hub's culler is the backstop: no course may wait longer than it.
       idle_cull_seconds: Math.max(s.idleCullSeconds, ...courses.map((c) => c.idleCullSeconds)),

@@ -32,6 +32,8 @@ export interface HubProps {
   readonly dependsOn?: ITerraformDependable[];
   /** @default true */
   readonly protectData?: boolean;
+  /** More networks the hub joins (the demo launcher's). @default - users and control only */
+  readonly extraNetworks?: readonly string[];
   /**
    * stack.json and the secret files, produced when the stack is synthesized (courses may be
    * added until then).
@@ -90,7 +92,7 @@ export class Hub extends Construct {
       image: this.image.image.imageId,
       // Root only for the Docker socket (owned root:docker); no capability is needed.
       capabilities: { drop: ['ALL'] },
-      networksAdvanced: [{ name: props.networks.usersName }, { name: props.networks.controlName }],
+      networksAdvanced: [{ name: props.networks.usersName }, { name: props.networks.controlName }, ...(props.extraNetworks ?? []).map((name) => ({ name }))],
       volumes: [
         { volumeName: this.dataVolume.name, containerPath: PATHS.hubDataDir },
         { volumeName: props.uidMap.name, containerPath: PATHS.hubUidMapDir },

@@ -37,6 +37,10 @@ export class StackNames {
   get exchange(): string { return `${this.prefix}-exchange`; }
   /** Username -> uid map the hub writes and graders read (strict nbgrader collect). */
   get uidMap(): string { return `${this.prefix}-uids`; }
+  /** The demo launcher's container (a stand-in LMS; opt-in). */
+  get demoLauncher(): string { return `${this.prefix}-launcher`; }
+  /** The network only the hub and the demo launcher join (its keyset); no user container. */
+  get launcherNetwork(): string { return `${this.prefix}-launcher-net`; }
   /**
    * DockerSpawner's name template of user server containers: one per (user, course server).
    * `{username}` and `{servername}` are DockerSpawner's escaped names, which never contain "--",
@@ -58,7 +62,7 @@ export class StackNames {
 
   /** Names other containers resolve through Docker's DNS (each must fit one DNS label). */
   dnsNames(courses: readonly string[]): string[] {
-    return [this.proxy, this.proxyApiAlias, this.hub, ...courses.map((c) => this.grader(c))];
+    return [this.proxy, this.proxyApiAlias, this.hub, this.demoLauncher, ...courses.map((c) => this.grader(c))];
   }
 }
 

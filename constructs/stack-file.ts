@@ -74,6 +74,19 @@ export const StackFileSchema = z.strictObject({
     }),
   ]),
   frame_ancestors: z.array(z.string().regex(new RegExp(ORIGIN_PATTERN))).describe('LMS origins allowed to frame the tool; empty: none'),
+  demo_launcher: z
+    .strictObject({
+      url: z.string().regex(new RegExp(ORIGIN_PATTERN)).describe("the launcher's origin as browsers reach it: its LTI 1.3 issuer"),
+      client_id: nonEmpty,
+      deployment_id: nonEmpty,
+      https_port: z.int().min(1).max(65535).describe('its HTTPS port inside its container (the page, /launch, /authorize)'),
+      jwks_port: z.int().min(1).max(65535).describe('its plain HTTP port for the hub (/jwks only), on the launcher network'),
+      platform_key_file: nonEmpty.describe("secret file of the launcher's LTI 1.3 platform key (its container only)"),
+      tls_certificate_file: nonEmpty,
+      tls_key_file: nonEmpty,
+    })
+    .nullable()
+    .describe('the demo launcher (a stand-in LMS; demo_launcher.py), or null'),
   limits: z.strictObject({ servers_per_user: z.int().min(1).describe('course servers one user may run at once') }),
   idle_cull_seconds: z.int().min(0).describe('the hub culler: at least every course timeout (each server also stops itself after its own)'),
   courses: z.array(StackCourseSchema).min(1),

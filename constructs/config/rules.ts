@@ -8,7 +8,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { BUILT_IN_SERVICES, DNS_LABEL_MAX, IPV4_PATTERN } from '../contract';
+import { BUILT_IN_SERVICES, DNS_LABEL_MAX, IPV4_PATTERN, PORTS } from '../contract';
 import { StackNames, courseServerName } from '../naming';
 import { AddIssue, ConfigIssue } from './errors';
 import { ImageProfile, PROFILES, notebookFlavour } from './images';
@@ -30,8 +30,20 @@ export interface ResolvedTls {
   readonly keyFile?: string;
 }
 
+/** The demo launcher as resolved: where browsers reach it and what it is to the hub. */
+export interface ResolvedDemoLauncher {
+  readonly port: number;
+  readonly bindAddress: string;
+  /** `https://<host>:<port>`: the page's origin and the LTI 1.3 issuer. */
+  readonly url: string;
+  readonly clientId: string;
+  readonly deploymentId: string;
+}
+
 /** An environment's settings with every default and file path resolved (no courses). */
-export interface ResolvedEnvironmentSettings extends Omit<EnvironmentSettings, 'images' | 'tls'> {
+export interface ResolvedEnvironmentSettings extends Omit<EnvironmentSettings, 'images' | 'tls' | 'demoLauncher'> {
+  /** The demo launcher, when enabled; it is then also the environment's LTI 1.3 platform. */
+  readonly demoLauncher?: ResolvedDemoLauncher;
   /** Absolute path of lti13.platformCaBundle, when set. */
   readonly platformCaBundle?: string;
   readonly images: { readonly hubBase: string; readonly proxy: string; readonly caBundle?: string };
@@ -105,7 +117,8 @@ export function resolveEnvironmentSettings(env: EnvironmentSettings, at: string,
   const field = (key: string) => (at === '' ? key : `${at}.${key}`);
   const file = (p: string) => (isAbsolute(p) ? p : resolve(ctx.baseDir, p));
 
-  if (!env.lti11.enabled && !env.lti13.enabled) add(field('lti11.enabled'), 'both LTI 1.1 and LTI 1.3 are off, so nobody can log in; enable at least one', false);
+  const launcher = env.demoLauncher.enabled ? demoLauncher(env, field, add) : undefined;
+  if (!env.lti11.enabled && !env.lti13.enabled && launcher === undefined) add(field('lti11.enabled'), 'both LTI 1.1 and LTI 1.3 are off, so nobody can log in; enable at least one', false);
   if (env.lti13.enabled) {
     for (const key of ['issuer', 'authorizeUrl', 'jwksUrl'] as const) {
       if (env.lti13[key] === undefined) add(field(`lti13.${key}`), `required when lti13.enabled is true; copy it from the platform's LTI 1.3 registration`);
@@ -144,8 +157,26 @@ export function resolveEnvironmentSettings(env: EnvironmentSettings, at: string,
     checkCaBundle(field('images.caBundle'), env.images.caBundle, caBundle, add);
   }
 
+  const { demoLauncher: _launcherInput, ...settings } = env;
+  void _launcherInput;
   return {
-    ...env,
+    ...settings,
+    // The launcher is the LTI 1.3 platform and one of the origins that may frame the hub.
+    ...(launcher !== undefined
+      ? {
+          demoLauncher: launcher,
+          lti13: {
+            ...env.lti13,
+            enabled: true,
+            issuer: launcher.url,
+            clientIds: [launcher.clientId],
+            authorizeUrl: `${launcher.url}/authorize`,
+            jwksUrl: `http://${new StackNames(env.name).demoLauncher}:${PORTS.demoLauncherJwks}/jwks`,
+            deploymentIds: [launcher.deploymentId],
+          },
+          embedding: { mode: 'iframe' as const, allowedOrigins: [...env.embedding.allowedOrigins, launcher.url] },
+        }
+      : {}),
     imageProfile: profile,
     images: {
       hubBase: env.images.hubBase ?? PROFILES[profile].hubBase,
@@ -155,6 +186,19 @@ export function resolveEnvironmentSettings(env: EnvironmentSettings, at: string,
     tls,
     ...(platformCaBundle !== undefined ? { platformCaBundle } : {}),
   };
+}
+
+/** The demo launcher's settings, checked: it replaces any LTI 1.3 platform, needs its own port. */
+function demoLauncher(env: EnvironmentSettings, field: (key: string) => string, add: AddIssue): ResolvedDemoLauncher {
+  const port = env.demoLauncher.port ?? (env.port < 65535 ? env.port + 1 : env.port - 1);
+  if (port === env.port) add(field('demoLauncher.port'), `the hub is published on port ${env.port} already; give the launcher another port`, port);
+  if (env.lti13.enabled) {
+    add(field('demoLauncher.enabled'), 'the demo launcher is the LTI 1.3 platform of its environment; turn lti13 off here (LTI 1.1 may stay) or the launcher off', true);
+  }
+  // On loopback the page is https://127.0.0.1:<port>: another site than the hub on "localhost",
+  // as an LMS is, so "in this page" shows what an LMS iframe really does.
+  const host = env.demoLauncher.bindAddress === '127.0.0.1' && env.hostname === 'localhost' ? '127.0.0.1' : env.hostname;
+  return { port, bindAddress: env.demoLauncher.bindAddress, url: `https://${host}:${port}`, clientId: 'demo-launcher', deploymentId: 'demo-launcher' };
 }
 
 /**

@@ -314,6 +314,26 @@ export const EnvironmentSettingsSchema = z
       .default({ memory: '2G', cpus: 1, serversPerUser: 3 })
       .describe('Per-user server limits; a course can set its own memory and cpus.'),
     idleCullSeconds: idleCull.default(3600).describe('Stop user servers idle this long; a course can set its own.'),
+    demoLauncher: z
+      .strictObject({
+        enabled: z.boolean().default(false).describe('Serve the demo launcher.'),
+        port: z
+          .int({ error: 'demoLauncher.port must be a whole number' })
+          .min(1, { error: 'demoLauncher.port must be between 1 and 65535' })
+          .max(65535, { error: 'demoLauncher.port must be between 1 and 65535' })
+          .optional()
+          .describe("Published HTTPS port of the launcher page. @default the hub's port + 1"),
+        bindAddress: z
+          .string()
+          .trim()
+          .regex(IPV4, { error: 'demoLauncher.bindAddress must be an IPv4 address such as "127.0.0.1"' })
+          .default('127.0.0.1')
+          .describe('Host address the launcher is published on. @default 127.0.0.1 (this machine only)'),
+      })
+      .default({ enabled: false, bindAddress: '127.0.0.1' })
+      .describe(
+        'A stand-in LMS for trying the environment without one: a page that sends signed LTI 1.1 and LTI 1.3 launches as a student or an instructor of each course, in a new window or an iframe. It becomes the LTI 1.3 platform of the environment. For demos only. @default off',
+      ),
     dockerSocket: plainPath('dockerSocket').pipe(z.string().startsWith('/', { error: 'dockerSocket must be an absolute path' })).default('/var/run/docker.sock').describe('Host path of the Docker socket; mounted into the hub only.'),
     state: StateSchema,
   })

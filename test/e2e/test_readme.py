@@ -15,6 +15,7 @@ import urllib.request
 
 import pytest
 
+import browser
 from harness import ROOT, docker, run, say, timed
 
 README = ROOT / "README.md"
@@ -79,8 +80,9 @@ def readme_env():
 
 
 def shell(line: str, env: dict) -> str:
+    """What the command printed, stdout then stderr (the CLI's progress lines go to stderr)."""
     p = run(["bash", "-euo", "pipefail", "-c", line], env=env, timeout=900)
-    return p.stdout
+    return p.stdout + p.stderr
 
 
 def health(url: str) -> int:
@@ -89,6 +91,23 @@ def health(url: str) -> int:
     context.verify_mode = ssl.CERT_NONE  # the self-signed demo certificate; only loopback is contacted
     with urllib.request.urlopen(url, context=context, timeout=10) as r:
         return r.status
+
+
+LAUNCHER = "https://127.0.0.1:8444/"
+
+
+def launch_from_the_demo_launcher() -> None:
+    """What `npm run demo` offers a newcomer, in a real browser: the launcher's page (another
+    site than the hub), a student over LTI 1.3 inside the page and an instructor over LTI 1.1 in
+    a new window, each in JupyterLab running a cell, the instructor on to the formgrader."""
+    student = browser.run("demo-launcher-student", scenario="launcher", url=LAUNCHER, third_party_cookies=True,
+                          launch="intro101/student/lti13/iframe", labPath="/user/demo-student/intro101/lab")
+    assert student["saved"] == "42" and student["labUrl"] == "https://localhost:8443/user/demo-student/intro101/lab"
+    teacher = browser.run("demo-launcher-instructor", scenario="launcher", url=LAUNCHER, third_party_cookies=False,
+                          launch="intro101/instructor/lti11/window", labPath="/user/demo-instructor/intro101/lab",
+                          formgraderPath="/services/intro101/formgrader")
+    assert teacher["saved"] == "42" and teacher["formgraderUrl"].startswith("https://localhost:8443/services/intro101/formgrader")
+    say("    demo launcher: a student (LTI 1.3, in the page) and an instructor (LTI 1.1, new window, formgrader) reached JupyterLab")
 
 
 def test_the_readme_marks_its_command_blocks():
@@ -107,6 +126,8 @@ def test_demo_commands(readme_env):
         if "npm run demo" in line:
             assert health("https://127.0.0.1:8443/hub/health") == 200
             assert [n for k, n in objects("demo") if k == "container"], "no demo container after npm run demo"
+            assert f"open the demo launcher at {LAUNCHER}" in out, out[-2000:]
+            launch_from_the_demo_launcher()
         if "outputs" in line:
             outputs = out
     assert "hub_url = \"https://localhost:8443/hub/\"" in outputs, outputs

@@ -4,6 +4,7 @@ fixtures the constructs write (test/fixtures/contract/*.stack.json, checked by t
 import copy
 import dataclasses
 import json
+import types
 import typing
 from pathlib import Path
 
@@ -15,6 +16,10 @@ from jupyterhub_lti_stack.stack import Stack, StackError, load_secrets, load_sta
 
 GOLDEN = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "contract"
 GOLDENS = sorted(GOLDEN.glob("*.stack.json"))
+
+
+LTI13_OFF = {"enabled": False, "issuer": None, "client_ids": [], "authorize_url": None, "jwks_url": None,
+             "deployment_ids": [], "token_url": None, "signing_keys": []}
 
 
 def golden(name: str = "demo") -> dict:
@@ -38,7 +43,12 @@ def test_golden_demo_as_the_hub_reads_it():
     assert stack.course_for_context("demo-context-intro101") is course
     assert stack.course_for_context("INTRO") is None
     assert course.images == (course.image,)
-    assert stack.lti11_enabled and not stack.lti13.enabled
+    # The demo's LTI 1.3 platform is its demo launcher, which may also frame the hub.
+    assert stack.lti11_enabled and stack.lti13.enabled
+    assert stack.demo_launcher is not None and stack.lti13.issuer == stack.demo_launcher.url == "https://127.0.0.1:8444"
+    assert stack.lti13.authorize_url == "https://127.0.0.1:8444/authorize"
+    assert stack.lti13.jwks_url == "http://jhlti-demo-launcher:8080/jwks"
+    assert stack.frame_ancestors == ("https://127.0.0.1:8444",)
     assert stack.reserved_usernames == {"grader-intro101"}
 
 
@@ -61,8 +71,14 @@ def _dataclass_matches(cls: type, schema: dict, where: str) -> None:
     for name in fields:
         sub = schema.get("properties", {}).get(name) or schema["oneOf"][0]["properties"][name]
         hint = hints[name]
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        optional = [a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)] if union else []
         if dataclasses.is_dataclass(hint):
             _dataclass_matches(hint, sub, f"{where}.{name}")
+        elif optional:  # X | None: the schema's anyOf [object, null]
+            objects = [s for s in sub.get("anyOf", []) if s.get("type") == "object"]
+            assert len(objects) == 1 and {"type": "null"} in sub["anyOf"], f"{where}.{name}: not a nullable object"
+            _dataclass_matches(optional[0], objects[0], f"{where}.{name}")
         elif typing.get_origin(hint) is tuple and dataclasses.is_dataclass(typing.get_args(hint)[0]):
             _dataclass_matches(typing.get_args(hint)[0], sub["items"], f"{where}.{name}[]")
 
@@ -90,8 +106,8 @@ def test_python_types_match_the_generated_schema():
         (lambda d: d["courses"][0].update(server_name="Intro_101"), "courses[0].server_name: 'Intro_101' does not match"),
         (lambda d: d["courses"].append({**copy.deepcopy(d["courses"][0]), "id": "idle-culler", "server_name": "idle-culler", "context_ids": ["x"]}),
          "courses[1].id: 'idle-culler' is the name of a built-in service"),
-        (lambda d: d["lti13"].update(enabled=True), "lti13"),
-        (lambda d: d["lti11"].update(enabled=False), "enable at least one"),
+        (lambda d: d["lti13"].update(enabled=False), "lti13"),
+        (lambda d: d.update(lti11={"enabled": False}, lti13=LTI13_OFF), "enable at least one"),
         (lambda d: d["courses"][0]["limits"].update(cpus=True), "courses[0].limits.cpus: True is not of type 'number'"),
         (lambda d: d["courses"][0]["limits"].update(memory_bytes=1024), "courses[0].limits.memory_bytes: 1024 is less than the minimum"),
         (lambda d: d["limits"].update(servers_per_user=0), "limits.servers_per_user: 0 is less than the minimum of 1"),
@@ -160,7 +176,7 @@ def test_services_roles_groups_from_stack():
 
 
 def test_frame_ancestors_only_when_configured():
-    assert hub.tornado_settings(parse_stack(golden())) == {}  # JupyterHub's frame-ancestors 'none'
+    assert hub.tornado_settings(parse_stack(golden("physics"))) == {}  # JupyterHub's frame-ancestors 'none'
     chem = parse_stack(golden("chem"))
     settings = hub.tornado_settings(chem)
     assert settings["headers"]["Content-Security-Policy"] == (

@@ -164,7 +164,7 @@ describe('choosing the LTI version', () => {
 
   const envs = { demo: demoEnv, chem, hubtest: hubtestEnv };
   test.each([
-    ['moodle', 'demo', '1.3', /--lti 1\.3: environment "demo" does not enable LTI 1\.3 \(environments\[0\]\.lti13\.enabled is false; it enables: 1\.1\)/],
+    ['moodle', 'demo', '1.3', /--lti 1\.3: environment "demo" gives LTI 1\.3 to its demo launcher \(environments\[0\]\.demoLauncher\.enabled is true; turn it off to register an LMS over LTI 1\.3; for an LMS it enables: 1\.1\)/],
     ['canvas', 'chem', '1.1', /--lti 1\.1: environment "chem" does not enable LTI 1\.1 \(environments\[1\]\.lti11\.enabled is false; it enables: 1\.3\)/],
     ['openhpi', 'hubtest', '1.3', /--lti 1\.3: openHPI registers LTI 1\.1 tools only \(choices with --lms openhpi: 1\.1\)/],
     ['openhpi', 'chem', undefined, /--lms openhpi: openHPI registers LTI 1\.1 tools, and environment "chem" enables LTI 1\.3 only/],

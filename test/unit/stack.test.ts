@@ -1,4 +1,4 @@
-import { CONTRACT_VERSION, courseServerName } from '../../constructs';
+import { CONTRACT_VERSION, courseServerName, resolveConfig } from '../../constructs';
 import { byName, load, resources, synthConfig } from './helpers';
 
 /** A container's mounts as [volume name or host path, container path, read-only]. */
@@ -30,12 +30,12 @@ describe('demo environment (embedded config)', () => {
   test('declares the whole resource graph of the environment', () => {
     const counts = Object.fromEntries(Object.entries(demo.resource).map(([t, rs]) => [t, Object.keys(rs as object).length]));
     expect(counts).toEqual({
-      docker_network: 2,
+      docker_network: 3, // users, control, the demo launcher's
       docker_volume: 4, // hub data, exchange, uid map, one course
-      docker_image: 3, // hub (built), notebook (built), proxy (pulled)
-      docker_container: 3, // proxy, hub, grader
+      docker_image: 3, // hub (built, also the launcher's), notebook (built), proxy (pulled)
+      docker_container: 4, // proxy, hub, grader, demo launcher
       random_bytes: 7, // cookie, crypt key, proxy token, culler token, LTI key + secret, one service token
-      tls_private_key: 1,
+      tls_private_key: 3, // proxy TLS, the tool's LTI 1.3 signing key, the launcher's platform key
       tls_self_signed_cert: 1,
     });
   });
@@ -48,7 +48,7 @@ describe('demo environment (embedded config)', () => {
     const grader = byName(demo, 'docker_container', 'jhlti-demo-grader-intro101');
     const nets = (c: { networks_advanced: { name: string }[] }) => c.networks_advanced.map((n) => n.name);
     expect(nets(proxy)).toHaveLength(2);
-    expect(nets(hub)).toHaveLength(2);
+    expect(nets(hub)).toHaveLength(3); // users, control, the launcher's network
     expect(nets(grader)).toEqual(['${docker_network.networks_users_9D2EC729.name}']);
     expect(proxy.networks_advanced[1]).toEqual({ name: '${docker_network.networks_control_3F0DDEFF.name}', aliases: ['jhlti-demo-proxy-api'] });
     expect(proxy.command.join(' ')).toContain('--api-ip jhlti-demo-proxy-api --api-port 8001');
@@ -60,7 +60,7 @@ describe('demo environment (embedded config)', () => {
     expect(proxy.upload).toContainEqual({ file: '/etc/chp/tls.key', content: '${tls_private_key.tls-cert_key_258D5A44.private_key_pem}', permissions: '0600' });
     expect(proxy.capabilities).toEqual({ drop: ['ALL'] });
     expect(proxy.security_opts).toEqual(['no-new-privileges:true']);
-    const key = Object.values(resources(demo, 'tls_private_key'))[0];
+    const key = Object.entries(resources(demo, 'tls_private_key')).find(([id]) => id.startsWith('tls-cert_'))?.[1];
     expect(key).toMatchObject({ algorithm: 'ECDSA', ecdsa_curve: 'P256' });
     const cert = Object.values(resources(demo, 'tls_self_signed_cert'))[0];
     expect(cert.dns_names).toEqual(['localhost']);
@@ -85,13 +85,14 @@ describe('demo environment (embedded config)', () => {
       'crypt_key',
       'lti11_consumer_key',
       'lti11_shared_secret',
+      'lti13-signing-key-1.pem',
       'proxy_token',
       'service-token-idle-culler',
       'service-token-intro101',
     ]);
     for (const u of secretUploads) {
       expect(u.permissions).toBe('0600');
-      expect(u.content).toMatch(/^\$\{random_bytes\.[\w-]+\.hex\}$/);
+      expect(u.content).toMatch(/^\$\{(random_bytes\.[\w-]+\.hex|tls_private_key\.secrets_signing-key-1_\w+\.private_key_pem)\}$/);
     }
     const stackFile = JSON.parse(hub.upload.find((u: { file: string }) => u.file === '/srv/jupyterhub/stack.json').content);
     expect(stackFile).toMatchObject({
@@ -101,8 +102,10 @@ describe('demo environment (embedded config)', () => {
       proxy_api_url: 'http://jhlti-demo-proxy-api:8001',
       docker: { network: 'jhlti-demo-users', exchange_volume: 'jhlti-demo-exchange', server_name_template: 'jhlti-demo-nb-{username}--{servername}' },
       lti11: { enabled: true },
-      lti13: { enabled: false },
-      frame_ancestors: [],
+      // The demo launcher is the demo's LTI 1.3 platform, and its page may frame the hub.
+      lti13: { enabled: true, issuer: 'https://127.0.0.1:8444', client_ids: ['demo-launcher'], authorize_url: 'https://127.0.0.1:8444/authorize', jwks_url: 'http://jhlti-demo-launcher:8080/jwks', deployment_ids: ['demo-launcher'], token_url: null },
+      frame_ancestors: ['https://127.0.0.1:8444'],
+      demo_launcher: { url: 'https://127.0.0.1:8444', https_port: 8444, jwks_port: 8080 },
       idle_cull_seconds: 3600,
       limits: { servers_per_user: 3 },
     });
@@ -161,7 +164,37 @@ describe('demo environment (embedded config)', () => {
     expect(out.lti11_shared_secret.sensitive).toBe(true);
     expect(out.lti11_consumer_key.sensitive).toBe(true);
     expect(out.tls_certificate_pem.value).toMatch(/^\$\{tls_self_signed_cert\./);
-    expect(out.lti13_login_initiation_url).toBeUndefined();
+    expect(out.demo_launcher_url.value).toBe('https://127.0.0.1:8444/');
+    expect(out.lti13_login_initiation_url.value).toBe('https://localhost:8443/hub/lti13/oauth_login');
+  });
+
+  test('demo launcher: its own container from the hub image, on loopback, on a network only the hub shares, no hub secret', () => {
+    const launcher = byName(demo, 'docker_container', 'jhlti-demo-launcher');
+    const hub = byName(demo, 'docker_container', 'jhlti-demo-hub');
+    expect(launcher.image).toBe(hub.image);
+    expect(launcher.command).toEqual(['python3', '-m', 'jupyterhub_lti_stack.demo_launcher']);
+    expect(launcher.ports).toEqual([{ internal: 8444, external: 8444, ip: '127.0.0.1', protocol: 'tcp' }]);
+    expect(launcher.capabilities).toEqual({ drop: ['ALL'] });
+    const net = byName(demo, 'docker_network', 'jhlti-demo-launcher-net');
+    expect(net.internal).toBeUndefined();
+    const netRef = launcher.networks_advanced.map((n: { name: string }) => n.name);
+    expect(netRef).toHaveLength(1);
+    expect(hub.networks_advanced.map((n: { name: string }) => n.name)).toContain(netRef[0]);
+    for (const c of Object.values(resources(demo, 'docker_container'))) {
+      if (c.name !== 'jhlti-demo-hub' && c.name !== 'jhlti-demo-launcher') expect(c.networks_advanced.map((n: { name: string }) => n.name)).not.toContain(netRef[0]);
+    }
+    const files = launcher.upload.map((u: { file: string }) => u.file).sort();
+    expect(files).toEqual([
+      '/srv/jupyterhub/secrets/demo-launcher-platform-key.pem',
+      '/srv/jupyterhub/secrets/demo-launcher-tls.crt',
+      '/srv/jupyterhub/secrets/demo-launcher-tls.key',
+      '/srv/jupyterhub/secrets/lti11_consumer_key',
+      '/srv/jupyterhub/secrets/lti11_shared_secret',
+      '/srv/jupyterhub/stack.json',
+    ]);
+    for (const u of launcher.upload) expect(u.permissions).toBe(u.file.endsWith('stack.json') ? '0644' : '0600');
+    expect(launcher.depends_on).toHaveLength(1);
+    expect(launcher.depends_on[0]).toMatch(/^docker_container\.hub_container_[0-9A-F]{8}$/);
   });
 });
 
@@ -265,7 +298,10 @@ describe('the tool\'s LTI 1.3 signing keys', () => {
   });
 
   test('an environment without LTI 1.3 has no signing key', () => {
-    const { json } = synthConfig(load(undefined));
-    expect(Object.keys(resources(json.demo, 'tls_private_key')).filter((k) => k.includes('signing-key'))).toEqual([]);
+    const config = resolveConfig({ version: 1, environments: [{ name: 'plain', courses: [{ id: 'intro101', title: 'Intro', contexts: ['c1'] }] }] }, 'inline', { baseImages: 'official', caBundle: '' });
+    const { json } = synthConfig(config);
+    expect(Object.keys(resources(json.plain, 'tls_private_key')).filter((k) => k.includes('signing-key'))).toEqual([]);
+    expect(json.plain.output.demo_launcher_url).toBeUndefined();
+    expect(Object.values(resources(json.plain, 'docker_container')).map((c) => c.name)).not.toContain('jhlti-plain-launcher');
   });
 });

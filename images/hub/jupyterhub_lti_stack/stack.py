@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,18 @@ class Lti13:
 
 
 @dataclass(frozen=True)
+class DemoLauncher:
+    url: str
+    client_id: str
+    deployment_id: str
+    https_port: int
+    jwks_port: int
+    platform_key_file: str
+    tls_certificate_file: str
+    tls_key_file: str
+
+
+@dataclass(frozen=True)
 class Limits:
     servers_per_user: int
 
@@ -113,6 +126,7 @@ class Stack:
     lti11: Lti11
     lti13: Lti13
     frame_ancestors: tuple[str, ...]
+    demo_launcher: DemoLauncher | None
     limits: Limits
     idle_cull_seconds: int
     courses: tuple[Course, ...]
@@ -153,8 +167,11 @@ def _build(cls: type, data: Any) -> Any:
     values = {}
     for f in dataclasses.fields(cls):
         hint, value = hints[f.name], data[f.name]
+        optional = [a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)] if typing.get_origin(hint) in (typing.Union, types.UnionType) else []
         if dataclasses.is_dataclass(hint):
             value = _build(hint, value)
+        elif optional:  # X | None
+            value = None if value is None else _build(optional[0], value)
         elif typing.get_origin(hint) is tuple:
             item = typing.get_args(hint)[0]
             value = tuple(_build(item, v) if dataclasses.is_dataclass(item) else v for v in value)

@@ -14,6 +14,9 @@
  *   refused    the frame's document never loads from `refusedUrl` (the browser enforces the
  *              hub's frame-ancestors); the CSP violation the browser reports is returned
  *   formgrader after `lab`, the frame opens `formgraderPath` and shows nbgrader's formgrader
+ *   launcher   `url` is the demo launcher's page: the button `launch` ends in JupyterLab in the
+ *              page's frame or a new window (its target), where a cell runs; with
+ *              `formgraderPath`, that document then shows the formgrader
  *
  * Only loopback: `hostMap` names and localhost resolve to 127.0.0.1, every other name fails.
  */
@@ -23,7 +26,9 @@ import { join } from 'path';
 import { BrowserContext, chromium, ConsoleMessage, Frame, Page } from 'playwright-core';
 
 interface Spec {
-  readonly scenario: 'lab' | 'fallback' | 'refused' | 'formgrader';
+  readonly scenario: 'lab' | 'fallback' | 'refused' | 'formgrader' | 'launcher';
+  /** launcher: the demo launcher button to click (its data-launch: course/role/protocol/target). */
+  readonly launch?: string;
   readonly url: string;
   readonly chromium: string;
   readonly hostMap: readonly string[];
@@ -213,6 +218,33 @@ async function main(): Promise<number> {
       await screenshot(popup, 'lab-in-new-window');
       const saved = await runCell(popup, popup, labPath);
       result = { heading, windowUrl, saved };
+    } else if (spec.scenario === 'launcher') {
+      const labPath = spec.labPath as string;
+      const button = page.locator(`button[data-launch="${spec.launch ?? ''}"]`);
+      let where: Frame | Page;
+      let shown: Page;
+      if ((spec.launch ?? '').endsWith('/window')) {
+        const [popup] = await Promise.all([context.waitForEvent('page', { timeout }), button.click({ timeout })]);
+        await popup.waitForURL((u) => new RegExp(`^${labPath}/?$`).test(u.pathname), { timeout });
+        where = shown = popup;
+      } else {
+        await button.click({ timeout });
+        where = await toolFrame(page, new RegExp(`^${labPath}/?$`));
+        shown = page;
+      }
+      await where.locator('#jp-main-dock-panel').waitFor({ timeout });
+      const labUrl = where.url();
+      step('JupyterLab from the launcher', { url: labUrl });
+      await screenshot(shown, 'lab-from-launcher');
+      const saved = await runCell(where, shown, labPath);
+      result = { labUrl, saved };
+      if (spec.formgraderPath !== undefined) {
+        await where.goto(new URL(spec.formgraderPath, labUrl).href, { timeout });
+        await where.getByText('Manage Assignments').first().waitFor({ timeout });
+        step('formgrader', { url: where.url() });
+        await screenshot(shown, 'formgrader');
+        result.formgraderUrl = where.url();
+      }
     } else if (spec.scenario === 'refused') {
       await page.waitForTimeout(3000);
       const frame = page.frame({ name: 'tool' });
