@@ -114,6 +114,8 @@ def hub_groups(demo, name: str) -> set[str]:
 def test_the_page_offers_every_course_role_protocol_and_target_and_holds_no_secret(demo):
     r = requests.get(demo["page"] + "/", timeout=10)
     assert r.status_code == 200 and r.headers["Cache-Control"] == "no-store"
+    # Browsers send "Origin: null" on a no-referrer page's own form posts, which /launch refuses.
+    assert r.headers["Referrer-Policy"] == "same-origin"
     for course in HUBTEST["courses"]:
         assert html.escape(course["title"]) in r.text
         for role in ("student", "instructor"):

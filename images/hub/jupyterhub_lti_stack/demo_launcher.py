@@ -249,7 +249,9 @@ class _Base(web.RequestHandler):
     def set_default_headers(self):
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "no-referrer")
+        # same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" even on
+        # the page's own form posts, and LaunchHandler could not tell its page from another site.
+        self.set_header("Referrer-Policy", "same-origin")
 
     def write_error(self, status_code: int, **kwargs):
         reason = self._reason
