@@ -69,12 +69,12 @@ describe('terraform init + validate + plan of every stack', () => {
     const stacks = synth(undefined);
     expect(Object.keys(stacks)).toEqual(['demo']);
     expect(countByType(plan(stacks.demo))).toEqual({
-      docker_container: 3,
+      docker_container: 4, // proxy, hub, the course's grader, the demo launcher
       docker_image: 3,
-      docker_network: 2,
+      docker_network: 3, // users, control, the launcher's network with the hub
       docker_volume: 4,
       random_bytes: 7,
-      tls_private_key: 1,
+      tls_private_key: 3, // the proxy's TLS key, the tool's signing key, the launcher's platform key
       tls_self_signed_cert: 1,
     });
   });
