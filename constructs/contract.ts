@@ -10,7 +10,7 @@
  */
 
 /** Version of stack.json and of this contract; the hub refuses any other. */
-export const CONTRACT_VERSION = 4;
+export const CONTRACT_VERSION = 5;
 
 /** Paths inside the stack's containers. */
 export const PATHS = {

@@ -364,18 +364,21 @@ export class TeachingEnvironment extends Construct {
         legacy_home_volume_template: names.legacyHomeVolumeTemplate,
       },
       lti11: { enabled: s.lti11.enabled },
-      lti13: s.lti13.enabled
-        ? {
-            enabled: true,
-            issuer: s.lti13.issuer as string,
-            client_ids: s.lti13.clientIds,
-            authorize_url: s.lti13.authorizeUrl as string,
-            jwks_url: s.lti13.jwksUrl as string,
-            deployment_ids: s.lti13.deploymentIds,
-            token_url: s.lti13.tokenUrl ?? null,
-            signing_keys: s.lti13.signingKeys.map((name) => ({ name, secret_file: signingKeyFile(name) })),
-          }
-        : { enabled: false, issuer: null, client_ids: [], authorize_url: null, jwks_url: null, deployment_ids: [], token_url: null, signing_keys: [] },
+      lti13:
+        s.lti13Platforms.length > 0
+          ? {
+              enabled: true,
+              platforms: s.lti13Platforms.map((p) => ({
+                issuer: p.issuer,
+                client_ids: [...p.clientIds],
+                authorize_url: p.authorizeUrl,
+                jwks_url: p.jwksUrl,
+                deployment_ids: [...p.deploymentIds],
+                token_url: p.tokenUrl ?? null,
+              })),
+              signing_keys: s.lti13.signingKeys.map((name) => ({ name, secret_file: signingKeyFile(name) })),
+            }
+          : { enabled: false, platforms: [], signing_keys: [] },
       frame_ancestors: s.embedding.mode === 'iframe' ? s.embedding.allowedOrigins : [],
       demo_launcher:
         s.demoLauncher === undefined

@@ -51,12 +51,19 @@ export const StackFileSchema = z.strictObject({
   lti13: z.discriminatedUnion('enabled', [
     z.strictObject({
       enabled: z.literal(true),
-      issuer: httpUrl,
-      client_ids: z.array(nonEmpty).min(1),
-      authorize_url: httpUrl,
-      jwks_url: httpUrl,
-      deployment_ids: z.array(nonEmpty).describe('accepted deployment ids; empty: any'),
-      token_url: httpUrl.nullable().describe("the platform's OAuth2 token endpoint (AGS); null: no grade passback over LTI 1.3"),
+      platforms: z
+        .array(
+          z.strictObject({
+            issuer: httpUrl,
+            client_ids: z.array(nonEmpty).min(1),
+            authorize_url: httpUrl,
+            jwks_url: httpUrl,
+            deployment_ids: z.array(nonEmpty).describe('accepted deployment ids; empty: any'),
+            token_url: httpUrl.nullable().describe("the platform's OAuth2 token endpoint (AGS); null: no grade passback over LTI 1.3"),
+          }),
+        )
+        .min(1)
+        .describe('the platforms launches are accepted from; one (issuer, client id) names one of them'),
       signing_keys: z
         .array(z.strictObject({ name: z.string().regex(new RegExp(SIGNING_KEY_NAME_PATTERN)), secret_file: nonEmpty }))
         .min(1)
@@ -64,12 +71,7 @@ export const StackFileSchema = z.strictObject({
     }),
     z.strictObject({
       enabled: z.literal(false),
-      issuer: z.null(),
-      client_ids: z.array(nonEmpty).max(0),
-      authorize_url: z.null(),
-      jwks_url: z.null(),
-      deployment_ids: z.array(nonEmpty).max(0),
-      token_url: z.null(),
+      platforms: z.array(z.never()).max(0),
       signing_keys: z.array(z.never()).max(0),
     }),
   ]),

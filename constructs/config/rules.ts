@@ -41,7 +41,23 @@ export interface ResolvedDemoLauncher {
 }
 
 /** An environment's settings with every default and file path resolved (no courses). */
+/** One LTI 1.3 platform the hub accepts launches from (lti13's own fields, lti13.platforms[], or the demo launcher). */
+export interface ResolvedLti13Platform {
+  readonly issuer: string;
+  readonly clientIds: readonly string[];
+  /** Accepted deployment ids; empty accepts any. */
+  readonly deploymentIds: readonly string[];
+  readonly authorizeUrl: string;
+  readonly jwksUrl: string;
+  /** The platform's OAuth2 token endpoint (grade passback); absent: no LTI 1.3 grade passback to it. */
+  readonly tokenUrl?: string;
+  /** Where it is configured, relative to the environment: `lti13`, `lti13.platforms[0]` or `demoLauncher`. */
+  readonly field: string;
+}
+
 export interface ResolvedEnvironmentSettings extends Omit<EnvironmentSettings, 'images' | 'tls' | 'demoLauncher'> {
+  /** Every LTI 1.3 platform, in config order (empty when lti13 is off). */
+  readonly lti13Platforms: readonly ResolvedLti13Platform[];
   /** The demo launcher, when enabled; it is then also the environment's LTI 1.3 platform. */
   readonly demoLauncher?: ResolvedDemoLauncher;
   /** Absolute path of lti13.platformCaBundle, when set. */
@@ -119,12 +135,7 @@ export function resolveEnvironmentSettings(env: EnvironmentSettings, at: string,
 
   const launcher = env.demoLauncher.enabled ? demoLauncher(env, field, add) : undefined;
   if (!env.lti11.enabled && !env.lti13.enabled && launcher === undefined) add(field('lti11.enabled'), 'both LTI 1.1 and LTI 1.3 are off, so nobody can log in; enable at least one', false);
-  if (env.lti13.enabled) {
-    for (const key of ['issuer', 'authorizeUrl', 'jwksUrl'] as const) {
-      if (env.lti13[key] === undefined) add(field(`lti13.${key}`), `required when lti13.enabled is true; copy it from the platform's LTI 1.3 registration`);
-    }
-    if (env.lti13.clientIds.length === 0) add(field('lti13.clientIds'), 'list at least one client id issued by the platform', []);
-  }
+  const lti13Platforms = launcher === undefined ? resolveLti13Platforms(env, field, add) : [];
 
   const platformCaBundle = env.lti13.platformCaBundle === undefined ? undefined : file(env.lti13.platformCaBundle);
   if (platformCaBundle !== undefined) checkCaBundle(field('lti13.platformCaBundle'), env.lti13.platformCaBundle as string, platformCaBundle, add);
@@ -165,6 +176,16 @@ export function resolveEnvironmentSettings(env: EnvironmentSettings, at: string,
     ...(launcher !== undefined
       ? {
           demoLauncher: launcher,
+          lti13Platforms: [
+            {
+              issuer: launcher.url,
+              clientIds: [launcher.clientId],
+              deploymentIds: [launcher.deploymentId],
+              authorizeUrl: `${launcher.url}/authorize`,
+              jwksUrl: `http://${new StackNames(env.name).demoLauncher}:${PORTS.demoLauncherJwks}/jwks`,
+              field: 'demoLauncher',
+            },
+          ],
           lti13: {
             ...env.lti13,
             enabled: true,
@@ -176,7 +197,7 @@ export function resolveEnvironmentSettings(env: EnvironmentSettings, at: string,
           },
           embedding: { mode: 'iframe' as const, allowedOrigins: [...env.embedding.allowedOrigins, launcher.url] },
         }
-      : {}),
+      : { lti13Platforms }),
     imageProfile: profile,
     images: {
       hubBase: env.images.hubBase ?? PROFILES[profile].hubBase,
@@ -186,6 +207,55 @@ export function resolveEnvironmentSettings(env: EnvironmentSettings, at: string,
     tls,
     ...(platformCaBundle !== undefined ? { platformCaBundle } : {}),
   };
+}
+
+/**
+ * The LTI 1.3 platforms of an environment, checked: the one named by lti13's own fields (when
+ * lti13.issuer is set) followed by lti13.platforms; every (issuer, client id) names one platform.
+ */
+function resolveLti13Platforms(env: EnvironmentSettings, field: (key: string) => string, add: AddIssue): ResolvedLti13Platform[] {
+  const lti13 = env.lti13;
+  const platforms: ResolvedLti13Platform[] = [];
+  if (!lti13.enabled) {
+    if (lti13.platforms.length > 0) add(field('lti13.platforms'), 'only used when lti13.enabled is true; enable LTI 1.3 or remove the platforms', lti13.platforms.length);
+    return platforms;
+  }
+  if (lti13.issuer !== undefined) {
+    for (const key of ['authorizeUrl', 'jwksUrl'] as const) {
+      if (lti13[key] === undefined) add(field(`lti13.${key}`), `required when lti13.issuer is set; copy it from the platform's LTI 1.3 registration`);
+    }
+    if (lti13.clientIds.length === 0) add(field('lti13.clientIds'), 'list at least one client id issued by the platform', []);
+    platforms.push({
+      issuer: lti13.issuer,
+      clientIds: lti13.clientIds,
+      deploymentIds: lti13.deploymentIds,
+      authorizeUrl: lti13.authorizeUrl ?? '',
+      jwksUrl: lti13.jwksUrl ?? '',
+      ...(lti13.tokenUrl !== undefined ? { tokenUrl: lti13.tokenUrl } : {}),
+      field: 'lti13',
+    });
+  } else if (lti13.platforms.length === 0) {
+    add(field('lti13.issuer'), "required when lti13.enabled is true (or list the platforms in lti13.platforms); copy it from the platform's LTI 1.3 registration");
+  } else {
+    for (const key of ['clientIds', 'deploymentIds', 'authorizeUrl', 'jwksUrl', 'tokenUrl'] as const) {
+      const value = lti13[key];
+      if (value !== undefined && !(Array.isArray(value) && value.length === 0)) {
+        add(field(`lti13.${key}`), 'belongs to the platform named by lti13.issuer, which is not set; set lti13.issuer or move this into an entry of lti13.platforms', value);
+      }
+    }
+  }
+  lti13.platforms.forEach((p, i) => platforms.push({ ...p, field: `lti13.platforms[${i}]` }));
+  const owner = new Map<string, string>();
+  for (const p of platforms) {
+    for (const clientId of p.clientIds) {
+      const key = JSON.stringify([p.issuer, clientId]);
+      const first = owner.get(key);
+      if (first !== undefined) {
+        add(field(`${p.field}.clientIds`), `issuer ${p.issuer} with client id "${clientId}" is configured in ${field(first)} already; one (issuer, client id) names one platform registration, so list it once`, clientId);
+      } else owner.set(key, p.field);
+    }
+  }
+  return platforms;
 }
 
 /** The demo launcher's settings, checked: it replaces any LTI 1.3 platform, needs its own port. */
@@ -260,8 +330,9 @@ export class CourseRules {
     }
     this.uids.set(uid, course.id);
 
-    if (course.gradePassback && this.env.lti13.enabled && this.env.lti13.tokenUrl === undefined) {
-      add(`${cat}.gradePassback`, "grade passback over LTI 1.3 needs lti13.tokenUrl (the platform's OAuth2 token endpoint); set it, or turn gradePassback off", true);
+    const noToken = course.gradePassback ? this.env.lti13Platforms.find((p) => p.tokenUrl === undefined) : undefined;
+    if (noToken !== undefined) {
+      add(`${cat}.gradePassback`, `grade passback over LTI 1.3 needs ${noToken.field}.tokenUrl (the OAuth2 token endpoint of ${noToken.issuer}); set it, or turn gradePassback off`, true);
     }
 
     const profile = this.env.imageProfile;

@@ -39,12 +39,9 @@ if stack.lti11.enabled:
     }
 c.LtiStackAuthenticator.lti13_enabled = stack.lti13.enabled
 if stack.lti13.enabled:
+    # The platforms (issuer, client ids, endpoints, deployments) come from the stack: each
+    # launch is checked against the one it names (auth.py). User names: LaunchStore.lti13_username.
     c.LtiStackAuthenticator.username_key = "sub"
-    c.LtiStackAuthenticator.issuer = stack.lti13.issuer
-    c.LtiStackAuthenticator.client_id = set(stack.lti13.client_ids)
-    c.LtiStackAuthenticator.authorize_url = stack.lti13.authorize_url
-    c.LtiStackAuthenticator.jwks_endpoint = stack.lti13.jwks_url
-    c.LtiStackAuthenticator.deployment_ids = set(stack.lti13.deployment_ids)
     # The tool's keys: the JWKS platforms register, and what signs its service requests.
     c.LtiStackAuthenticator.signing_keys = load_signing_keys(stack)
 c.LtiStackAuthenticator.launch_db = PATHS["hub_launch_db"]

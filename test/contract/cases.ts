@@ -29,11 +29,9 @@ function expectation(e: EnvironmentExpect): Record<string, unknown> {
     lti11_enabled: e.lti11,
     lti13: {
       enabled: e.lti13.enabled,
-      issuer: e.lti13.issuer,
-      client_ids: e.lti13.clientIds,
-      authorize_url: e.lti13.authorizeUrl,
-      jwks_url: e.lti13.jwksUrl,
-      deployment_ids: e.lti13.deploymentIds,
+      platforms: e.lti13.enabled
+        ? [{ issuer: e.lti13.issuer, client_ids: e.lti13.clientIds, authorize_url: e.lti13.authorizeUrl, jwks_url: e.lti13.jwksUrl, deployment_ids: e.lti13.deploymentIds }]
+        : [],
     },
     frame_ancestors: e.frameAncestors,
     courses: e.courses.map((c) => ({ id: c.id, title: c.title, context_ids: c.contexts, ...(c.graderUid !== undefined ? { grader_uid: c.graderUid } : {}) })),

@@ -44,9 +44,9 @@ GOLDEN = ROOT / "test" / "fixtures" / "contract"
 # The hub tier's environment is the golden stack.json the constructs write for
 # test/fixtures/contract.yaml; only the addresses change (everything runs on 127.0.0.1 here).
 HUBTEST = json.loads((GOLDEN / "hubtest.stack.json").read_text())
-ISSUER = HUBTEST["lti13"]["issuer"]
-CLIENT_ID = HUBTEST["lti13"]["client_ids"][0]
-DEPLOYMENT_ID = HUBTEST["lti13"]["deployment_ids"][0]
+ISSUER = HUBTEST["lti13"]["platforms"][0]["issuer"]
+CLIENT_ID = HUBTEST["lti13"]["platforms"][0]["client_ids"][0]
+DEPLOYMENT_ID = HUBTEST["lti13"]["platforms"][0]["deployment_ids"][0]
 INTRO_IMAGE = HUBTEST["courses"][0]["image"]
 INTRO_R_IMAGE = HUBTEST["courses"][0]["allowed_images"][0]
 CONTEXT_IDS = {c["id"]: c["context_ids"][0] for c in HUBTEST["courses"]}
@@ -64,7 +64,7 @@ def stack_document(ports: dict, platform: Lti13Platform) -> dict:
     local = lambda port: f"http://127.0.0.1:{port}"  # noqa: E731
     doc.update(public_url=local(ports["public"]), hub_bind_url=local(ports["hub"]),
                hub_connect_url=local(ports["hub"]), proxy_api_url=local(ports["api"]))
-    doc["lti13"].update(authorize_url=platform.authorize_url, jwks_url=platform.jwks_url)
+    doc["lti13"]["platforms"][0].update(authorize_url=platform.authorize_url, jwks_url=platform.jwks_url)
     for course, port in zip(doc["courses"], (ports["grader1"], ports["grader2"])):
         course["grader_url"] = local(port)
     return doc
@@ -265,7 +265,7 @@ def lms_hub(tmp_path_factory) -> LmsHub:
     try:
         def make_stack(ports: dict) -> dict:
             doc = stack_document(ports, platform)
-            doc["lti13"]["token_url"] = platform.token_url
+            doc["lti13"]["platforms"][0]["token_url"] = platform.token_url
             return doc
 
         with running_hub(tmp, make_stack) as (url, values, log):

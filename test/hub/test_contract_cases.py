@@ -57,11 +57,13 @@ def _mismatches(stack: Stack, expect: dict) -> list[str]:
     same("lti11.enabled", stack.lti11.enabled, expect["lti11_enabled"])
     lti13 = expect["lti13"]
     same("lti13.enabled", stack.lti13.enabled, lti13["enabled"])
-    same("lti13.issuer", stack.lti13.issuer, lti13["issuer"])
-    same("lti13.client_ids", stack.lti13.client_ids, tuple(lti13["client_ids"]))
-    same("lti13.authorize_url", stack.lti13.authorize_url, lti13["authorize_url"])
-    same("lti13.jwks_url", stack.lti13.jwks_url, lti13["jwks_url"])
-    same("lti13.deployment_ids", stack.lti13.deployment_ids, tuple(lti13["deployment_ids"]))
+    same("lti13.platforms count", len(stack.lti13.platforms), len(lti13["platforms"]))
+    for i, (platform, want) in enumerate(zip(stack.lti13.platforms, lti13["platforms"])):
+        same(f"lti13.platforms[{i}].issuer", platform.issuer, want["issuer"])
+        same(f"lti13.platforms[{i}].client_ids", platform.client_ids, tuple(want["client_ids"]))
+        same(f"lti13.platforms[{i}].authorize_url", platform.authorize_url, want["authorize_url"])
+        same(f"lti13.platforms[{i}].jwks_url", platform.jwks_url, want["jwks_url"])
+        same(f"lti13.platforms[{i}].deployment_ids", platform.deployment_ids, tuple(want["deployment_ids"]))
     same("frame_ancestors", stack.frame_ancestors, tuple(expect["frame_ancestors"]))
     same("course ids", tuple(c.id for c in stack.courses), tuple(c["id"] for c in expect["courses"]))
     for want in expect["courses"]:

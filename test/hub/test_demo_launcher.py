@@ -64,8 +64,8 @@ def demo(tmp_path_factory):
 
     def make_stack(ports):
         doc = stack_document(ports, unused)
-        doc["lti13"].update(issuer=origin, client_ids=["demo-launcher"], authorize_url=f"{page}/authorize",
-                            jwks_url=f"http://127.0.0.1:{jwks_port}/jwks", deployment_ids=["demo-launcher"], token_url=None)
+        doc["lti13"]["platforms"] = [dict(issuer=origin, client_ids=["demo-launcher"], authorize_url=f"{page}/authorize",
+                                          jwks_url=f"http://127.0.0.1:{jwks_port}/jwks", deployment_ids=["demo-launcher"], token_url=None)]
         doc["demo_launcher"] = {
             "url": origin, "client_id": "demo-launcher", "deployment_id": "demo-launcher", "https_port": page_port,
             "jwks_port": jwks_port, "platform_key_file": "demo-launcher-platform-key.pem",
@@ -201,4 +201,4 @@ def test_the_hub_side_serves_the_keyset_only(demo):
 def parse_stack_doc_jwks(demo) -> str:
     import json
 
-    return json.loads((demo["log"].parent / "stack.json").read_text())["lti13"]["jwks_url"]
+    return json.loads((demo["log"].parent / "stack.json").read_text())["lti13"]["platforms"][0]["jwks_url"]

@@ -172,7 +172,7 @@ def test_launch_records_are_kept_per_user_and_course(hub):
     store = LaunchStore(hub.tmp / "launches.sqlite")
     a, b = store.launch("two-course-student", "intro101"), store.launch("two-course-student", "data201")
     assert a.ags["lineitems"].endswith("/intro101") and b.ags["lineitems"].endswith("/data201")
-    assert a.protocol == "lti13" and a.platform == HUBTEST["lti13"]["issuer"] and a.deployment_id
+    assert a.protocol == "lti13" and a.platform == HUBTEST["lti13"]["platforms"][0]["issuer"] and a.deployment_id
     one = store.launch("lti11-student", "intro101")
     assert (one.protocol, one.outcome_service_url, one.result_sourcedid, one.custom) == (
         "lti11", "https://lms.example.org/outcomes", "sourcedid-1", {"assignment": "ps1"})

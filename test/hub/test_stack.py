@@ -18,8 +18,7 @@ GOLDEN = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "contract"
 GOLDENS = sorted(GOLDEN.glob("*.stack.json"))
 
 
-LTI13_OFF = {"enabled": False, "issuer": None, "client_ids": [], "authorize_url": None, "jwks_url": None,
-             "deployment_ids": [], "token_url": None, "signing_keys": []}
+LTI13_OFF = {"enabled": False, "platforms": [], "signing_keys": []}
 
 
 def golden(name: str = "demo") -> dict:
@@ -45,9 +44,13 @@ def test_golden_demo_as_the_hub_reads_it():
     assert course.images == (course.image,)
     # The demo's LTI 1.3 platform is its demo launcher, which may also frame the hub.
     assert stack.lti11_enabled and stack.lti13.enabled
-    assert stack.demo_launcher is not None and stack.lti13.issuer == stack.demo_launcher.url == "https://127.0.0.1:8444"
-    assert stack.lti13.authorize_url == "https://127.0.0.1:8444/authorize"
-    assert stack.lti13.jwks_url == "http://jhlti-demo-launcher:8080/jwks"
+    [platform] = stack.lti13.platforms
+    assert stack.demo_launcher is not None and platform.issuer == stack.demo_launcher.url == "https://127.0.0.1:8444"
+    assert platform.authorize_url == "https://127.0.0.1:8444/authorize"
+    assert platform.jwks_url == "http://jhlti-demo-launcher:8080/jwks"
+    assert stack.lti13.platform("https://127.0.0.1:8444") is platform
+    assert stack.lti13.platform("https://127.0.0.1:8444", "demo-launcher") is platform
+    assert stack.lti13.platform("https://127.0.0.1:8444", "other") is None
     assert stack.frame_ancestors == ("https://127.0.0.1:8444",)
     assert stack.reserved_usernames == {"grader-intro101"}
 

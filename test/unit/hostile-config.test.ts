@@ -83,14 +83,10 @@ function checkValid(c: ValidCase): void {
     expect(doc.environment).toBe(e.name);
     expect(doc.public_url).toBe(e.publicUrl);
     expect(doc.lti11.enabled).toBe(e.lti11);
-    expect({
-      enabled: doc.lti13.enabled,
-      issuer: doc.lti13.issuer,
-      clientIds: doc.lti13.client_ids,
-      authorizeUrl: doc.lti13.authorize_url,
-      jwksUrl: doc.lti13.jwks_url,
-      deploymentIds: doc.lti13.deployment_ids,
-    }).toEqual(e.lti13);
+    expect(doc.lti13.enabled).toBe(e.lti13.enabled);
+    expect(
+      doc.lti13.platforms.map((p) => ({ issuer: p.issuer, clientIds: p.client_ids, authorizeUrl: p.authorize_url, jwksUrl: p.jwks_url, deploymentIds: p.deployment_ids })),
+    ).toEqual(e.lti13.enabled ? [{ issuer: e.lti13.issuer, clientIds: e.lti13.clientIds, authorizeUrl: e.lti13.authorizeUrl, jwksUrl: e.lti13.jwksUrl, deploymentIds: e.lti13.deploymentIds }] : []);
     expect(doc.frame_ancestors).toEqual(e.frameAncestors);
     expect(doc.courses.map((x) => x.id)).toEqual(e.courses.map((x) => x.id));
     for (const [j, course] of e.courses.entries()) {

@@ -103,7 +103,10 @@ describe('demo environment (embedded config)', () => {
       docker: { network: 'jhlti-demo-users', exchange_volume: 'jhlti-demo-exchange', server_name_template: 'jhlti-demo-nb-{username}--{servername}' },
       lti11: { enabled: true },
       // The demo launcher is the demo's LTI 1.3 platform, and its page may frame the hub.
-      lti13: { enabled: true, issuer: 'https://127.0.0.1:8444', client_ids: ['demo-launcher'], authorize_url: 'https://127.0.0.1:8444/authorize', jwks_url: 'http://jhlti-demo-launcher:8080/jwks', deployment_ids: ['demo-launcher'], token_url: null },
+      lti13: {
+        enabled: true,
+        platforms: [{ issuer: 'https://127.0.0.1:8444', client_ids: ['demo-launcher'], authorize_url: 'https://127.0.0.1:8444/authorize', jwks_url: 'http://jhlti-demo-launcher:8080/jwks', deployment_ids: ['demo-launcher'], token_url: null }],
+      },
       frame_ancestors: ['https://127.0.0.1:8444'],
       demo_launcher: { url: 'https://127.0.0.1:8444', https_port: 8444, jwks_port: 8080 },
       idle_cull_seconds: 3600,
@@ -245,7 +248,7 @@ describe('three courses in two environments', () => {
     expect(graderEnv(json.chem).length).toBeGreaterThan(0);
     for (const env of graderEnv(json.chem)) expect(env).toContain('JHLTI_FRAME_ANCESTORS=https://moodle.example.test');
     for (const env of graderEnv(json.physics)) expect(env.some((e) => e.startsWith('JHLTI_FRAME_ANCESTORS='))).toBe(false);
-    expect(chemFile.lti13).toMatchObject({ enabled: true, issuer: 'https://moodle.example.test', client_ids: ['chem-client'] });
+    expect(chemFile.lti13).toMatchObject({ enabled: true, platforms: [{ issuer: 'https://moodle.example.test', client_ids: ['chem-client'] }] });
   });
 
   test("the platform's internal CA becomes the hub's outgoing trust store", () => {

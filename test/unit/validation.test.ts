@@ -78,7 +78,20 @@ const CASES: Case[] = [
   { name: 'kernels without python', mutate: (c) => { env0(c).courses[0].kernels = ['r']; }, path: 'environments[0].courses[0].kernels', message: /must include "python"/ },
   { name: 'unknown kernel', mutate: (c) => { env0(c).courses[0].kernels = ['python', 'cobol']; }, path: 'environments[0].courses[0].kernels[1]', message: /"python", "r" or "julia"/, value: 'cobol' },
   { name: 'LTI 1.3 on without issuer', mutate: (c) => { env0(c).lti13 = { ...lti13, issuer: undefined }; }, path: 'environments[0].lti13.issuer', message: /required when lti13.enabled/ },
-  { name: 'LTI 1.3 on without JWKS URL', mutate: (c) => { env0(c).lti13 = { ...lti13, jwksUrl: undefined }; }, path: 'environments[0].lti13.jwksUrl', message: /required when lti13.enabled/ },
+  { name: 'LTI 1.3 on without JWKS URL', mutate: (c) => { env0(c).lti13 = { ...lti13, jwksUrl: undefined }; }, path: 'environments[0].lti13.jwksUrl', message: /required when lti13.issuer is set/ },
+  { name: 'LTI 1.3 platform listed twice', mutate: (c) => { env0(c).lti13 = { ...lti13, platforms: [{ issuer: lti13.issuer, clientIds: lti13.clientIds, authorizeUrl: lti13.authorizeUrl, jwksUrl: lti13.jwksUrl }] }; }, path: 'environments[0].lti13.platforms[0].clientIds', message: /configured in environments\[0\]\.lti13 already/ },
+  { name: 'LTI 1.3 platform without client ids', mutate: (c) => { env0(c).lti13 = { ...lti13, platforms: [{ issuer: 'https://canvas.example.test', clientIds: [], authorizeUrl: 'https://canvas.example.test/auth', jwksUrl: 'https://canvas.example.test/jwks' }] }; }, path: 'environments[0].lti13.platforms[0].clientIds', message: /at least one client id/ },
+  { name: 'LTI 1.3 platform fields without lti13.issuer', mutate: (c) => { env0(c).lti13 = { ...lti13, issuer: undefined, platforms: [{ issuer: 'https://canvas.example.test', clientIds: ['c'], authorizeUrl: 'https://canvas.example.test/auth', jwksUrl: 'https://canvas.example.test/jwks' }] }; }, path: 'environments[0].lti13.jwksUrl', message: /set lti13.issuer or move this into an entry of lti13.platforms/ },
+  {
+    name: 'grade passback with a second LTI 1.3 platform without token URL',
+    mutate: (c) => {
+      env0(c).lti13 = { ...lti13, tokenUrl: 'https://lms.example.test/token', platforms: [{ issuer: 'https://canvas.example.test', clientIds: ['c'], authorizeUrl: 'https://canvas.example.test/auth', jwksUrl: 'https://canvas.example.test/jwks' }] };
+      env0(c).courses[0].gradePassback = true;
+    },
+    path: 'environments[0].courses[0].gradePassback',
+    message: /needs lti13.platforms\[0\].tokenUrl \(the OAuth2 token endpoint of https:\/\/canvas.example.test\)/,
+  },
+  { name: 'LTI 1.3 platforms while LTI 1.3 is off', mutate: (c) => { env0(c).lti13 = { enabled: false, platforms: [{ issuer: 'https://canvas.example.test', clientIds: ['c'], authorizeUrl: 'https://canvas.example.test/auth', jwksUrl: 'https://canvas.example.test/jwks' }] }; }, path: 'environments[0].lti13.platforms', message: /only used when lti13.enabled is true/ },
   { name: 'LTI 1.3 authorize URL over plain http', mutate: (c) => { env0(c).lti13 = { ...lti13, authorizeUrl: 'http://lms.example.test/auth' }; }, path: 'environments[0].lti13.authorizeUrl', message: /https:\/\/ URL/, value: 'http://lms.example.test/auth' },
   { name: 'LTI 1.3 without client ids', mutate: (c) => { env0(c).lti13 = { ...lti13, clientIds: [] }; }, path: 'environments[0].lti13.clientIds', message: /at least one client id/ },
   { name: 'no LTI version enabled', mutate: (c) => { env0(c).lti11 = { enabled: false }; }, path: 'environments[0].lti11.enabled', message: /nobody can log in/ },

@@ -13,6 +13,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import jwt
+
 from jupyterhub import orm
 from jupyterhub.handlers import BaseHandler
 from ltiauthenticator.lti11.auth import LTI11Authenticator
@@ -20,10 +22,10 @@ from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler
 from jupyterhub.utils import url_path_join
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
+from ltiauthenticator.lti13.validator import LTI13LaunchValidator
+from ltiauthenticator.utils import convert_request_to_dict
 from tornado.web import HTTPError
-from traitlets import Bool, Dict, Instance
-from traitlets import Set as TraitletsSet
-from traitlets import Tuple, Unicode
+from traitlets import Bool, Dict, Instance, Tuple, Unicode
 
 from .contract import PATHS, URL_PATHS
 from .frame import (
@@ -39,7 +41,7 @@ from .launch import Launch, choose_image, course_groups, course_role, lti11_laun
 from .launch_store import LaunchRecord, LaunchStore
 from .passback import Deliverer
 from .registration import JwksHandler, Lti11ConfigHandler, Lti13ConfigHandler
-from .stack import Stack
+from .stack import Lti13Platform, Stack
 
 # How long an LTI 1.1 launch's nonce is remembered: oauthlib refuses timestamps older than this.
 LTI11_NONCE_SECONDS = 600
@@ -103,8 +105,76 @@ class Lti11LaunchHandler(LTI11AuthenticateHandler):
         await finish_launch(self, user, next_url)
 
 
+class Lti13LoginHandler(FrameLoginInitHandler):
+    """ltiauthenticator's LTI 1.3 login initiation, from any configured platform: the request's
+    issuer (and client id) name the platform whose authorization endpoint the browser goes to."""
+
+    def authorize_redirect(self, **kwargs) -> None:
+        issuer, client_id = self.get_argument("iss", ""), kwargs.get("client_id") or None
+        platform = self.authenticator.stack.lti13.platform(issuer, client_id)
+        if platform is None:
+            self.log.warning("LTI 1.3 login initiation from unknown platform %r (client id %r) refused", issuer, client_id)
+            raise HTTPError(
+                400, f"This JupyterHub has no LTI 1.3 registration for issuer {issuer!r}"
+                + (f" and client id {client_id!r}" if client_id else " (or several, and the request names no client_id)"),
+            )
+        if client_id is None:
+            if len(platform.client_ids) != 1:
+                raise HTTPError(400, f"The platform {issuer} has several client ids here; its login initiation must name client_id")
+            kwargs["client_id"] = platform.client_ids[0]
+        self.redirect_to_platform(platform.authorize_url, **kwargs)
+
+
+def _unverified_claims(encoded: str) -> dict:
+    try:
+        claims = jwt.decode(encoded, options={"verify_signature": False})
+    except jwt.PyJWTError as e:
+        raise HTTPError(400, f"The id_token is not a JWT: {e}") from e
+    return claims if isinstance(claims, dict) else {}
+
+
+def token_platform(stack: Stack, id_token: dict) -> Lti13Platform | None:
+    """The configured platform of an id_token: its issuer and the client id it was issued to
+    (``azp``, else the one audience, else the first audience that is a client id of the issuer)."""
+    aud = id_token.get("aud")
+    audiences = [aud] if isinstance(aud, str) else [a for a in (aud or []) if isinstance(a, str)]
+    candidates = [id_token["azp"]] if isinstance(id_token.get("azp"), str) else audiences
+    for client_id in candidates:
+        platform = stack.lti13.platform(id_token.get("iss"), client_id)
+        if platform is not None:
+            return platform
+    return None
+
+
 class Lti13CallbackHandler(CrossSiteCookieClearing, LTI13CallbackHandler):
-    """ltiauthenticator's LTI 1.3 launch (id_token post), landing in the course's server."""
+    """ltiauthenticator's LTI 1.3 launch (id_token post), landing in the course's server; the
+    id_token is checked against the platform it names (issuer and client id), with that
+    platform's keys."""
+
+    def decode_and_validate_launch_request(self) -> dict:
+        validator = LTI13LaunchValidator(parent=self.app)
+        args = convert_request_to_dict(self.request.arguments)
+        validator.validate_auth_response(args)
+        self.check_state()
+        encoded = args.get("id_token")
+        claims = _unverified_claims(encoded)
+        platform = token_platform(self.authenticator.stack, claims)
+        if platform is None:
+            # As ltiauthenticator answers: a wrong issuer is a bad request, a wrong audience unauthorized.
+            if not any(p.issuer == claims.get("iss") for p in self.authenticator.stack.lti13.platforms):
+                raise HTTPError(400, "Invalid issuer: the id_token's issuer is not an LTI 1.3 platform registered on this JupyterHub")
+            raise HTTPError(401, "Audience doesn't match: the id_token was issued to a client id this JupyterHub does not list for its issuer")
+        id_token = validator.verify_and_decode_jwt(
+            encoded_jwt=encoded,
+            issuer=platform.issuer,
+            audience=list(platform.client_ids),
+            jwks_endpoint=platform.jwks_url,
+            jwks_algorithms=self.authenticator.jwks_algorithms,
+        )
+        validator.validate_id_token(id_token)
+        validator.validate_azp_claim(id_token, platform.client_ids)
+        self.check_nonce(id_token)
+        return id_token
 
     async def redirect_to_next_url(self, user):
         # In iframe mode the login initiation has made sure the state cookie came back, so the
@@ -115,16 +185,13 @@ class Lti13CallbackHandler(CrossSiteCookieClearing, LTI13CallbackHandler):
 class LtiStackAuthenticator(LTI13Authenticator):
     login_service = "your course"
     auto_login = True
-    login_handler = FrameLoginInitHandler
+    login_handler = Lti13LoginHandler
     callback_handler = Lti13CallbackHandler
 
     stack = Instance(Stack, config=True, help="The parsed stack.json")
     lti11_enabled = Bool(False, config=True)
     lti13_enabled = Bool(False, config=True)
     consumers = Dict(config=True, help="LTI 1.1 consumer key -> shared secret")
-    deployment_ids = TraitletsSet(
-        Unicode(), config=True, help="LTI 1.3 deployment ids accepted; empty accepts any"
-    )
     signing_keys = Tuple(config=True, help="The tool's signing keys (keys.load_signing_keys), the signing one first")
     launch_db = Unicode(
         PATHS["hub_launch_db"], config=True, help="SQLite file of used nonces and per-(user, course) launch records"
@@ -186,14 +253,24 @@ class LtiStackAuthenticator(LTI13Authenticator):
             if not (data or {}).get("sub"):
                 raise HTTPError(400, "Anonymous LTI 1.3 launches (no sub claim) cannot start a server")
             verified = await super().authenticate(handler, data)
-            self._check_deployment(verified["auth_state"])
-            launch = lti13_launch(verified["auth_state"])
+            token = verified["auth_state"]
+            platform = token_platform(self.stack, token)
+            if platform is None:  # verified against a platform just before: cannot happen
+                raise HTTPError(401, "The id_token was not issued by a platform registered on this JupyterHub")
+            self._check_deployment(platform, token)
+            launch = lti13_launch(token)
             # ltiauthenticator checks the nonce against the browser's state cookie only, so a
             # captured id_token + state + cookies would log in again until the token expires.
-            token = verified["auth_state"]
             self._claim_nonce(f"lti13:{launch.platform}", str(token.get("nonce", "")), float(token.get("exp", 0)), launch)
+            # An LTI 1.3 user is (issuer, sub): another LMS's user "5" is another hub user.
+            username = self.launch_store.lti13_username(
+                platform.issuer, launch.user_id, primary=platform.issuer == self.stack.lti13.platforms[0].issuer,
+                normalize=self.normalize_username,
+            )
+        if launch.protocol == "lti11":
+            username = self.normalize_username(launch.user_id)
 
-        if self.normalize_username(launch.user_id) in self.stack.reserved_usernames:
+        if username in self.stack.reserved_usernames:
             self.log.warning("%s launch with reserved user id %r rejected", launch.protocol, launch.user_id)
             raise HTTPError(403, "This LMS user id is reserved on this hub")
         course = self.stack.course_for_context(launch.context_id)
@@ -216,18 +293,17 @@ class LtiStackAuthenticator(LTI13Authenticator):
             "role": role,
             "requested_image": launch.requested_image,
         }
-        self.log.info("%s launch: user %r is %s in course %s", launch.protocol, launch.user_id, role, course.id)
-        self._record_launch(launch, course.id)
-        return {"name": launch.user_id, "auth_state": auth_state}
+        self.log.info("%s launch: user %r (%s) is %s in course %s", launch.protocol, launch.user_id, username, role, course.id)
+        self._record_launch(launch, course.id, username)
+        return {"name": username, "auth_state": auth_state}
 
     def _claim_nonce(self, scope: str, nonce: str, expires_at: float, launch: Launch) -> None:
         if not nonce or not self.launch_store.claim_nonce(scope, nonce, expires_at):
             self.log.warning("%s launch replayed (nonce %r used before) for user %r: refused", launch.protocol, nonce, launch.user_id)
             raise HTTPError(400, "This launch was used already: start again from your course in the LMS")
 
-    def _record_launch(self, launch: Launch, course: str) -> None:
+    def _record_launch(self, launch: Launch, course: str, username: str) -> None:
         """What grade passback needs later, per (user, course, link): never overwritten by another course."""
-        username = self.normalize_username(launch.user_id)
         self.launch_store.record_launch(
             LaunchRecord(
                 username=username,
@@ -248,10 +324,10 @@ class LtiStackAuthenticator(LTI13Authenticator):
         # Scores that waited for a launch carrying the grade service can go now.
         self.passback.queue.unblock(username, course, time.time())
 
-    def _check_deployment(self, id_token: dict) -> None:
+    def _check_deployment(self, platform: Lti13Platform, id_token: dict) -> None:
         deployment = id_token.get(DEPLOYMENT_ID_CLAIM)
-        if self.deployment_ids and deployment not in self.deployment_ids:
-            self.log.warning("LTI 1.3 launch from unknown deployment %r rejected", deployment)
+        if not platform.accepts_deployment(deployment):
+            self.log.warning("LTI 1.3 launch from unknown deployment %r of %s rejected", deployment, platform.issuer)
             raise HTTPError(403, f"Unknown LTI 1.3 deployment {deployment!r}")
 
     async def run_post_auth_hook(self, handler, auth_model):

@@ -161,13 +161,15 @@ class FrameLoginInitHandler(LTI13LoginInitHandler):
     """LTI 1.3 login initiation that, in iframe mode, checks that the state cookie stuck before
     sending the browser to the platform."""
 
-    def authorize_redirect(self, **kwargs) -> None:
+    def redirect_to_platform(self, authorize_url: str, **kwargs) -> None:
+        """On to the platform's authorization endpoint (``kwargs``: the authentication request)."""
+        request_url = authentication_request_url(authorize_url, **kwargs)
         if not self.authenticator.stack.frame_ancestors:
-            return super().authorize_redirect(**kwargs)
+            self.redirect(request_url)
+            return
         fields = {k: self.get_argument(k) for k in LOGIN_INIT_ARGS if self.get_argument(k, "")}
         render_check_page(
-            self, next_url=authentication_request_url(self.authenticator.authorize_url, **kwargs),
-            check="state", form_action=URL_PATHS["lti13_login"], form_fields=fields,
+            self, next_url=request_url, check="state", form_action=URL_PATHS["lti13_login"], form_fields=fields,
         )
 
 

@@ -39,6 +39,12 @@ CREATE TABLE IF NOT EXISTS launches (
   updated_at REAL NOT NULL,
   PRIMARY KEY (username, course, link)
 );
+CREATE TABLE IF NOT EXISTS lti13_identities (
+  issuer TEXT NOT NULL,           -- an LTI 1.3 user is (issuer, sub): two LMSs may both have a user "5"
+  subject TEXT NOT NULL,
+  username TEXT NOT NULL UNIQUE,  -- normalized JupyterHub user name
+  PRIMARY KEY (issuer, subject)
+);
 CREATE TABLE IF NOT EXISTS continuations (
   token_hash TEXT PRIMARY KEY,    -- sha256 of a one-time token; the token itself is never stored
   username TEXT NOT NULL,
@@ -116,6 +122,30 @@ class LaunchStore:
     def launches(self, course: str) -> list[LaunchRecord]:
         rows = self._db.execute("SELECT record FROM launches WHERE course = ? ORDER BY username, link", (course,))
         return [LaunchRecord(**json.loads(r[0])) for r in rows]
+
+    def lti13_username(self, issuer: str, subject: str, primary: bool, normalize=str.lower) -> str:
+        """The hub user of an LTI 1.3 identity, the same at every launch. The primary platform's
+        users are named by their ``sub`` (as before several platforms were possible, so existing
+        users keep their servers and homes); another platform's by ``<sub>-<8 hex of the issuer>``;
+        a name another identity holds already gets a longer suffix. Never two identities, one user."""
+        with self._db:
+            row = self._db.execute(
+                "SELECT username FROM lti13_identities WHERE issuer = ? AND subject = ?", (issuer, subject)
+            ).fetchone()
+            if row is not None:
+                return row[0]
+            digest = hashlib.sha256(issuer.encode("utf-8", "surrogatepass")).hexdigest()
+            candidates = ([normalize(subject)] if primary else []) + [
+                normalize(f"{subject}-{digest[:n]}") for n in (8, 16, 64)
+            ]
+            for name in candidates:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO lti13_identities (issuer, subject, username) VALUES (?, ?, ?)",
+                    (issuer, subject, name),
+                )
+                if cursor.rowcount == 1:
+                    return name
+        raise ValueError(f"no free user name for LTI 1.3 user {subject!r} of {issuer}")
 
     def issue_continuation(self, username: str, next_url: str, ttl: float, now: float | None = None) -> str:
         """A one-time token that logs ``username`` in once and leads to ``next_url``."""

@@ -200,7 +200,7 @@ class Deliverer:
         self.stack, self.store, self.keys, self.consumers, self.log = stack, store, keys, consumers, log
         self.queue = PassbackQueue(store)
         self.http = AsyncHTTPClient()
-        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
 
     async def _fetch(self, url: str, method: str = "GET", body: str | None = None, headers: dict | None = None) -> tuple[int, dict, str]:
         request = HTTPRequest(url, method=method, body=body, headers=headers or {}, request_timeout=TIMEOUT, follow_redirects=False)
@@ -223,11 +223,19 @@ class Deliverer:
         retry = code >= 500 or code in (401, 403, 408, 409, 429)
         return PassbackError(f"{what}: HTTP {code} {text[:200].strip()}", retry=retry, retry_after=retry_after)
 
-    async def access_token(self, client_id: str, scopes: tuple[str, ...]) -> str:
-        token_url = self.stack.lti13.token_url
+    async def access_token(self, issuer: str, client_id: str, scopes: tuple[str, ...]) -> str:
+        platform = self.stack.lti13.platform(issuer, client_id)
+        if platform is None:
+            raise PassbackError(
+                f"the launch came from {issuer} (client id {client_id!r}), which is no longer an LTI 1.3 platform "
+                "of this environment: add it back to lti13 in the config, or the student launches from a configured one",
+                retry=False,
+            )
+        token_url = platform.token_url
         if not token_url:
-            raise PassbackError("no lti13.tokenUrl in the stack config: LTI 1.3 grade passback cannot run", retry=False)
-        cached = self._tokens.get((client_id, " ".join(scopes)))
+            raise PassbackError(f"no tokenUrl for the LTI 1.3 platform {issuer} in the stack config: LTI 1.3 grade passback cannot run", retry=False)
+        cache_key = (token_url, client_id, " ".join(scopes))
+        cached = self._tokens.get(cache_key)
         if cached and cached[1] > time.time() + 30:
             return cached[0]
         key = self.keys[0]
@@ -248,7 +256,7 @@ class Deliverer:
             token = answer["access_token"]
         except (ValueError, KeyError) as e:
             raise PassbackError(f"token endpoint: no access_token in its answer ({text[:120]!r})") from e
-        self._tokens[(client_id, " ".join(scopes))] = (token, time.time() + float(answer.get("expires_in", 300)))
+        self._tokens[cache_key] = (token, time.time() + float(answer.get("expires_in", 300)))
         return token
 
     async def _lineitem(self, launch: LaunchRecord, e: Entry, token: str) -> str:
@@ -284,7 +292,7 @@ class Deliverer:
                 "and scores; enable grade sync (AGS) in the tool's LMS registration, then the student launches again",
                 retry=False,
             )
-        token = await self.access_token(launch.client_id or "", (AGS_LINEITEM, AGS_SCORE))
+        token = await self.access_token(launch.platform, launch.client_id or "", (AGS_LINEITEM, AGS_SCORE))
         lineitem = await self._lineitem(launch, e, token)
         score = {
             "userId": launch.user_id, "scoreGiven": e.score, "scoreMaximum": e.max_score,

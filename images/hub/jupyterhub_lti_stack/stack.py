@@ -86,15 +86,33 @@ class SigningKeyRef:
 
 
 @dataclass(frozen=True)
+class Lti13Platform:
+    """One LTI 1.3 platform registration: an issuer and the client ids it issued for this tool."""
+
+    issuer: str
+    client_ids: tuple[str, ...]
+    authorize_url: str
+    jwks_url: str
+    deployment_ids: tuple[str, ...]  # empty: any
+    token_url: str | None  # None: no grade passback over LTI 1.3
+
+    def accepts_deployment(self, deployment_id: str | None) -> bool:
+        return not self.deployment_ids or deployment_id in self.deployment_ids
+
+
+@dataclass(frozen=True)
 class Lti13:
     enabled: bool
-    issuer: str | None
-    client_ids: tuple[str, ...]
-    authorize_url: str | None
-    jwks_url: str | None
-    deployment_ids: tuple[str, ...]
-    token_url: str | None
+    platforms: tuple[Lti13Platform, ...]
     signing_keys: tuple[SigningKeyRef, ...]
+
+    def platform(self, issuer: str | None, client_id: str | None = None) -> Lti13Platform | None:
+        """The platform of an issuer and client id; without a client id, the issuer's only
+        registration (None when it has several, or none)."""
+        mine = [p for p in self.platforms if p.issuer == issuer]
+        if client_id is None:
+            return mine[0] if len(mine) == 1 else None
+        return next((p for p in mine if client_id in p.client_ids), None)
 
 
 @dataclass(frozen=True)
@@ -195,7 +213,17 @@ def parse_stack(data: Any) -> Stack:
     if not (stack.lti11.enabled or stack.lti13.enabled):
         raise StackError("lti11.enabled / lti13.enabled: enable at least one LTI version")
     _check_unique(stack.courses)
+    _check_platforms(stack.lti13.platforms)
     return stack
+
+
+def _check_platforms(platforms: tuple[Lti13Platform, ...]) -> None:
+    seen: set[tuple[str, str]] = set()
+    for i, p in enumerate(platforms):
+        for client_id in p.client_ids:
+            if (p.issuer, client_id) in seen:
+                raise StackError(f"lti13.platforms[{i}].client_ids: issuer {p.issuer} with client id {client_id!r} is listed twice")
+            seen.add((p.issuer, client_id))
 
 
 def _check_unique(courses: tuple[Course, ...]) -> None:
