@@ -38,6 +38,8 @@ export const PATHS = {
   exchangeRoot: '/srv/nbgrader/exchange',
   /** Parent of the course directories (course volumes) in the graders. */
   coursesRoot: '/srv/nbgrader/courses',
+  /** Parent of the course directories in the hub, read-only (LTI Deep Linking lists their assignments). */
+  hubCoursesRoot: '/srv/jupyterhub/courses',
   /** Home directory in user servers and graders. */
   home: '/home/jovyan',
   /** Where a course server mounts the user's home of releases before course servers, if it exists. */
@@ -124,6 +126,10 @@ export const URL_PATHS = {
   frameContinue: '/hub/jhlti/continue',
   /** JupyterHub's CSP violation report endpoint, kept in every component's policy. */
   cspReport: '/hub/security/csp-report',
+  /** LTI Deep Linking: the instructor's choice of assignments, answered with a signed response. */
+  deepLinking: '/hub/jhlti/deep-linking',
+  /** In a user server, relative to its base URL: open (fetching if released) the assignment `?name=`. */
+  openAssignment: 'jhlti/assignment',
 } as const;
 
 /**

@@ -284,6 +284,7 @@ export class TeachingEnvironment extends Construct {
     });
     this.coursesById.set(course.id, added);
     this.hub.addSpawnDependencies(added.spawnDependencies);
+    this.hub.addCourseVolume(course.id, added.volume.name);
     return added;
   }
 

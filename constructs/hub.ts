@@ -1,4 +1,4 @@
-import { Container } from '@cdktf/provider-docker/lib/container';
+import { Container, ContainerVolumes } from '@cdktf/provider-docker/lib/container';
 import { ITerraformDependable, Lazy } from 'cdktf';
 import { dependable } from 'cdktf/lib/tfExpression';
 import { Construct } from 'constructs';
@@ -58,6 +58,7 @@ export class Hub extends Construct {
   readonly image: BuiltImage;
   readonly dataVolume: DataVolume;
   readonly container: Container;
+  private readonly volumeMounts: ContainerVolumes[];
 
   constructor(scope: Construct, id: string, props: HubProps) {
     super(scope, id);
@@ -86,6 +87,11 @@ export class Hub extends Construct {
         ];
       },
     });
+    this.volumeMounts = [
+      { volumeName: this.dataVolume.name, containerPath: PATHS.hubDataDir },
+      { volumeName: props.uidMap.name, containerPath: PATHS.hubUidMapDir },
+      { hostPath: props.dockerSocket, containerPath: PATHS.dockerSocket },
+    ];
     this.container = new Container(this, 'container', {
       ...containerDefaults(names, 'hub'),
       name: names.hub,
@@ -93,11 +99,7 @@ export class Hub extends Construct {
       // Root only for the Docker socket (owned root:docker); no capability is needed.
       capabilities: { drop: ['ALL'] },
       networksAdvanced: [{ name: props.networks.usersName }, { name: props.networks.controlName }, ...(props.extraNetworks ?? []).map((name) => ({ name }))],
-      volumes: [
-        { volumeName: this.dataVolume.name, containerPath: PATHS.hubDataDir },
-        { volumeName: props.uidMap.name, containerPath: PATHS.hubUidMapDir },
-        { hostPath: props.dockerSocket, containerPath: PATHS.dockerSocket },
-      ],
+      volumes: this.volumeMounts,
       env: props.outgoingCaBundle === undefined ? undefined : [`SSL_CERT_FILE=${PATHS.hubOutgoingCa}`],
       upload,
       healthcheck: {
@@ -112,6 +114,12 @@ export class Hub extends Construct {
       waitTimeout: 180,
       dependsOn: props.dependsOn,
     });
+  }
+
+  /** A course's volume, read-only in the hub (LTI Deep Linking lists the course's assignments). */
+  addCourseVolume(courseId: string, volumeName: string): void {
+    this.volumeMounts.push({ volumeName, containerPath: `${PATHS.hubCoursesRoot}/${courseId}`, readOnly: true });
+    this.container.putVolumes(this.volumeMounts);
   }
 
   /** Images a spawn may use: the hub must not start before they exist (spawns never pull). */

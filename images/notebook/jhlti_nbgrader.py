@@ -25,19 +25,24 @@ URL; nothing is fetched from the public URL.
 
 from __future__ import annotations
 
+import asyncio
 import glob
+import html
 import json
 import logging
 import os
+import re
 import stat
 from urllib.parse import quote, urlsplit
 
+from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
 from nbgrader.auth.jupyterhub import (JupyterhubEnvironmentError, get_jupyterhub_api_url,
                                       get_jupyterhub_authorization, get_jupyterhub_user)
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.exchange.default.collect import ExchangeCollect, groupby
 from nbgrader.server_extensions.course_list import handlers as course_list
+from tornado import web
 from tornado.httpclient import AsyncHTTPClient
 from traitlets import Unicode, default
 
@@ -217,6 +222,53 @@ class CourseListHandler(course_list.CourseListHandler):
         return formgrader_links(courses, self.get_base_url(), os.environ.get("JUPYTERHUB_BASE_URL") or "/")
 
 
+# What an assignment link may name (the hub checks the same before it leads here).
+ASSIGNMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+ -]{0,99}$")
+
+
+def _page(title: str, text: str, link: str) -> str:
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title></head>'
+            f'<body style="font:15px/1.45 system-ui,sans-serif;margin:2em"><h1>{html.escape(title)}</h1>'
+            f'<p id="jhlti-assignment">{html.escape(text)}</p><p><a href="{html.escape(link)}">Open JupyterLab</a></p></body></html>')
+
+
+class OpenAssignmentHandler(JupyterHandler):
+    """``jhlti/assignment?name=<assignment>``: where a link to one assignment (LTI Deep Linking)
+    leads in the course's server. The assignment is fetched from the exchange (as this server's
+    user, with nbgrader) if it is released and not fetched yet, then opened in JupyterLab; an
+    unreleased one says so."""
+
+    @web.authenticated
+    async def get(self):
+        name = self.get_query_argument("name", "")
+        course = os.environ.get(contract()["container_env"]["course_id"], "")
+        home = url_path_join(self.base_url, "lab")
+        if not ASSIGNMENT_NAME.match(name) or not course:
+            raise web.HTTPError(400, "name must name an nbgrader assignment of this course server's course")
+        root = self.settings.get("server_root_dir") or os.getcwd()
+        folder = os.path.join(root, course, name)  # Exchange.path_includes_course
+        if not os.path.isdir(folder):
+            outbound = os.path.join(contract()["paths"]["exchange_root"], course, "outbound", name)
+            if not os.path.isdir(outbound):
+                self.finish(_page("Not released yet", f"The assignment {name} of {course} is not released yet: "
+                                  "your instructor releases it, then open the link again.", home))
+                return
+            fetch = await asyncio.create_subprocess_exec(
+                "nbgrader", "fetch_assignment", "--course", course, name, cwd=root,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            output, _ = await fetch.communicate()
+            if fetch.returncode != 0 or not os.path.isdir(folder):
+                self.log.error("fetching %s of %s failed: %s", name, course, output.decode(errors="replace")[-2000:])
+                self.set_status(502)
+                self.finish(_page("Could not fetch the assignment", f"nbgrader could not fetch {name} of {course}; "
+                                  "try the Assignments tab of JupyterLab.", home))
+                return
+            self.log.info("fetched %s of %s for an assignment link", name, course)
+        notebooks = sorted(n for n in os.listdir(folder) if n.endswith(".ipynb"))
+        target = [course, name] + notebooks[:1]
+        self.redirect(url_path_join(self.base_url, "lab", "tree", *(quote(p) for p in target)))
+
+
 def _jupyter_server_extension_points():
     return [{"module": "jhlti_nbgrader"}]
 
@@ -227,5 +279,6 @@ def _load_jupyter_server_extension(serverapp):
     webapp.settings["assignment_dir"] = serverapp.root_dir
     handlers = [(pattern, CourseListHandler if handler is course_list.CourseListHandler else handler)
                 for pattern, handler in course_list.default_handlers]
+    handlers.append((contract()["url_paths"]["open_assignment"], OpenAssignmentHandler))
     webapp.add_handlers(".*$", [(url_path_join(webapp.settings["base_url"], p), h) for p, h in handlers])
     serverapp.log.info("jhlti_nbgrader: nbgrader's Course List without requests to the public URL")

@@ -82,6 +82,7 @@ c.LocalCourseSpawner.uid_map_dir = "{tmp}/uids"
 c.LocalCourseSpawner.home_dir_template = "{tmp}/home/{{username}}"
 c.Spawner.start_timeout = 60
 c.LtiStackAuthenticator.launch_db = "{tmp}/launches.sqlite"
+c.LtiStackAuthenticator.courses_root = "{tmp}/courses"
 c.LocalCourseSpawner.args = ["--allow-root"]  # the test runner may be root
 # The servers run the notebook image's user-server config (first, as jhlti-start puts it), its
 # global nbgrader config (in /etc/jupyter there) and its modules.

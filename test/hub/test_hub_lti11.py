@@ -55,7 +55,7 @@ def test_instructor_and_learner_land_in_course_groups(hub):
     assert groups(hub, "s-86157096") == {"nbgrader-intro101"}
     state = hub.user("t-535fa085")["auth_state"]
     assert state["jhlti"] == {"protocol": "lti11", "course": "intro101", "role": "instructor",
-                              "requested_image": None}
+                              "requested_image": None, "message_type": None, "assignment": None}
     assert not any(k.startswith("oauth_") for k in state)
 
     allowed = oauth_to_formgrader(hub, teacher, "intro101")

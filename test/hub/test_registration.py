@@ -94,7 +94,9 @@ def test_lti13_config_is_what_canvas_enter_url_accepts(name):
     placements = canvas["settings"]["placements"]
     assert {p["placement"] for p in placements} == CANVAS_PLACEMENTS
     for p in placements:
-        assert p["message_type"] == "LtiResourceLinkRequest"  # the hub does no deep linking
+        # Adding content asks the tool (deep linking); the course tab launches.
+        want = "LtiResourceLinkRequest" if p["placement"] == "course_navigation" else "LtiDeepLinkingRequest"
+        assert p["message_type"] == want, p
         assert p["target_link_uri"] == config["target_link_uri"]
     json.dumps(config)  # served as JSON
 

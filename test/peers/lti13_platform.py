@@ -78,6 +78,10 @@ class AuthorizationError(ValueError):
     """The tool's authentication request broke the OIDC/LTI rules (a real LMS refuses it)."""
 
 
+class DeepLinkError(ValueError):
+    """The tool's deep linking response broke the rules (a real LMS refuses it)."""
+
+
 class TokenError(Exception):
     def __init__(self, status: int, error: str, reason: str):
         super().__init__(reason)
@@ -288,6 +292,7 @@ class Lti13Platform(ServedPeer):
     REMOTE_METHODS = ("begin_launch", "authorize", "register_tool", "enroll", "fail", "fail_token",
                       "fail_scores", "clear_faults", "revoke_tokens", "lineitems", "scores", "latest_scores",
                       "token_log", "ags_log", "jwks_fetches", "launches", "internal_errors", "urls",
+                      "deep_link_return", "deep_links",
                       "lineitems_url")
 
     def __init__(self, *, issuer: str, client_id: str, deployment_id: str, public_url: str | None = None,
@@ -317,6 +322,8 @@ class Lti13Platform(ServedPeer):
         self._launches: list[dict] = []
         self._errors: list[str] = []
         self._jwks_fetches = 0
+        self._dl_requests: dict[str, dict] = {}  # data token of a deep linking request -> its context
+        self._deep_links: list[dict] = []  # resource links created by deep linking responses
         self._served: Served | None = None
         self.tool: dict = {}
         self.tool_ca_bundle = None
@@ -382,7 +389,8 @@ class Lti13Platform(ServedPeer):
     def begin_launch(self, hub_url: str, *, sub: str, roles: list, context: dict | None = None,
                      custom: dict | None = None, ags: bool = True, resource_link_id: str = "rl-1",
                      message_type: str = "LtiResourceLinkRequest", name: str = "Some Person",
-                     email: str | None = None, extra_claims: dict | None = None) -> dict:
+                     email: str | None = None, extra_claims: dict | None = None,
+                     deep_linking: dict | None = None) -> dict:
         """Third-party initiated login: {"login_url", "form", "authorize_url"} to POST to the tool."""
         base = hub_url.rstrip("/")
         with self._lock:
@@ -398,7 +406,8 @@ class Lti13Platform(ServedPeer):
             self._pending[login_hint] = dict(
                 tool, message_hint=message_hint, sub=sub, roles=list(roles), context=context, custom=custom,
                 ags=ags, resource_link_id=resource_link_id, message_type=message_type, name=name,
-                email=email if email is not None else f"{sub}@example.org", extra_claims=extra_claims or {})
+                email=email if email is not None else f"{sub}@example.org", extra_claims=extra_claims or {},
+                deep_linking=deep_linking)
         return {"login_url": tool["login_url"], "form": dict(parse_qsl(login.query)), "authorize_url": self.authorize_url}
 
     def authorize(self, auth_request: dict) -> dict:
@@ -428,7 +437,9 @@ class Lti13Platform(ServedPeer):
             ml = _MessageLaunch(_LibRequest({"get_data": dict(q), "form_data": {}}), self.conf)
             ml.set_launch_url(launch["target_link_uri"])
             ml.set_user_data(launch["sub"], launch["roles"], full_name=launch["name"], email_address=launch["email"])
-            ml.set_resource_link_claim(launch["resource_link_id"], title="Jupyter")
+            dl = launch.get("deep_linking")
+            if dl is None:  # a deep linking request is about no resource link
+                ml.set_resource_link_claim(launch["resource_link_id"], title="Jupyter")
             context = launch["context"]
             if context is not None:
                 ml.set_launch_context_claim(context["id"], context.get("type"), context.get("title"), context.get("label"))
@@ -436,18 +447,104 @@ class Lti13Platform(ServedPeer):
                 ctx["members"].add(launch["sub"])
                 ctx["resource_links"].add(launch["resource_link_id"])
                 if launch["ags"]:
-                    ml.set_ags(lineitems_url=self.lineitems_url(context["id"]), allow_creating_lineitems=True,
-                               results_service_enabled=True, scores_service_enabled=True)
+                    linked = next((d["lineitem"] for d in self._deep_links
+                                   if d["context"] == context["id"] and d["resource_link_id"] == launch["resource_link_id"]), None)
+                    ml.set_ags(lineitems_url=self.lineitems_url(context["id"]), lineitem_url=linked,
+                               allow_creating_lineitems=True, results_service_enabled=True, scores_service_enabled=True)
+            if dl is not None:
+                data = f"dl-{secrets.token_hex(8)}"
+                self._dl_requests[data] = {"context": context and context["id"], "sub": launch["sub"]}
+                self.registration.set_deeplink_launch_url(launch["target_link_uri"])
+                ml.set_dl(self.url + "/deep_link_return", title=dl.get("title", "Jupyter"),
+                          accept_types=set(dl.get("accept_types", ["ltiResourceLink"])), extra_data=data)
             if launch["custom"] is not None:
                 ml.set_custom_parameters_claim(launch["custom"])
             ml.set_extra_claims({CLAIM + "message_type": launch["message_type"], **launch["extra_claims"]})
-            result = ml.lti_launch()
+            try:
+                result = ml.lti_launch()
+            finally:
+                self.registration._deeplink_launch_url = None  # later launches are resource link launches
             self._launches.append({"sub": launch["sub"], "context": context and context["id"],
                                    "resource_link_id": launch["resource_link_id"], "ags": launch["ags"]})
             return result
 
+    # ---- deep linking
+    def deep_link_return(self, encoded: str) -> list[dict]:
+        """The deep linking return URL: checks the tool's LtiDeepLinkingResponse (signature by a
+        key of the tool's keyset, then every rule below) and creates one resource link per
+        ltiResourceLink item, with its line item when it declares one. Returns the links."""
+        with self._lock:
+            try:
+                claims = self.conf.tool_validate_and_decode(encoded)  # library: tool keyset, kid, RS256
+                items = self.conf.validate_deeplinking_resp({"JWT": encoded})  # library: message type
+            except Exception as exc:
+                raise DeepLinkError(f"{type(exc).__name__}: {exc}") from exc
+            aud = claims.get("aud")
+            now = time.time()
+            pending = self._dl_requests.get(claims.get("https://purl.imsglobal.org/spec/lti-dl/claim/data"))
+            problems = [
+                claims.get("iss") != self.client_id and f"iss must be the tool's client id {self.client_id!r}",
+                not (aud == self.issuer or (isinstance(aud, list) and self.issuer in aud)) and "aud must be the platform's issuer",
+                not _number(claims.get("exp")) and "exp missing",
+                _number(claims.get("exp")) and claims["exp"] < now and "the response has expired",
+                not _number(claims.get("iat")) and "iat missing",
+                _number(claims.get("iat")) and claims["iat"] > now + 60 and "iat is in the future",
+                not claims.get("nonce") and "nonce missing",
+                claims.get(CLAIM + "version") != "1.3.0" and "version must be 1.3.0",
+                claims.get(CLAIM + "deployment_id") != self.deployment_id and "deployment_id is not the request's",
+                pending is None and "data does not echo a deep linking request this platform sent (or it was answered already)",
+            ]
+            for i, item in enumerate(items if isinstance(items, list) else []):
+                line = item.get("lineItem")
+                problems += [
+                    item.get("type") != "ltiResourceLink" and f"content_items[{i}]: type must be ltiResourceLink",
+                    not isinstance(item.get("title"), str) and f"content_items[{i}]: title missing",
+                    not (isinstance(item.get("custom", {}), dict) and all(isinstance(v, str) for v in item.get("custom", {}).values()))
+                    and f"content_items[{i}]: custom values must be strings",
+                    line is not None and not (isinstance(line, dict) and _number(line.get("scoreMaximum")) and line["scoreMaximum"] > 0)
+                    and f"content_items[{i}]: lineItem.scoreMaximum must be a number > 0",
+                    line is not None and isinstance(line, dict) and not (isinstance(line.get("label", item.get("title")), str))
+                    and f"content_items[{i}]: lineItem needs a label",
+                ]
+            if not isinstance(items, list):
+                problems.append("content_items must be a list")
+            problems = [p for p in problems if p]
+            if problems:
+                raise DeepLinkError("; ".join(problems))
+            del self._dl_requests[claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"]]
+            ctx = self._context(pending["context"])
+            created = []
+            for item in items:
+                rl = f"dl-{next(self._ids)}"
+                ctx["resource_links"].add(rl)
+                lineitem = None
+                if item.get("lineItem"):
+                    line = item["lineItem"]
+                    lid = f"li{next(self._ids)}"
+                    lineitem = self._lineitem_url(ctx, lid)
+                    ctx["lineitems"][lid] = {
+                        "id": lineitem, "label": line.get("label", item["title"]), "scoreMaximum": line["scoreMaximum"],
+                        "resourceLinkId": rl, **{k: line[k] for k in ("resourceId", "tag") if k in line}}
+                link = {"context": ctx["id"], "resource_link_id": rl, "title": item["title"],
+                        "custom": dict(item.get("custom", {})), "lineitem": lineitem}
+                self._deep_links.append(link)
+                created.append(dict(link))
+            return created
+
+    def deep_links(self) -> list[dict]:
+        with self._lock:
+            return [dict(d) for d in self._deep_links]
+
     # ---- HTTP
     def handle(self, request: Request):
+        if request.path == "/deep_link_return" and request.method == "POST":
+            try:
+                links = self.deep_link_return(request.form().get("JWT", ""))
+            except DeepLinkError as exc:
+                return reply(400, f"<p id='refused'>{html.escape(str(exc))}</p>".encode(), "text/html; charset=utf-8")
+            titles = "".join(f"<li>{html.escape(link['title'])} ({link['resource_link_id']})</li>" for link in links)
+            return reply(200, f"<h1 id='created'>Created {len(links)} links</h1><ul>{titles}</ul>".encode(),
+                         "text/html; charset=utf-8")
         if request.path == "/jwks" and request.method == "GET":
             return reply(200, self.conf.get_jwks())
         if request.path == "/token":

@@ -78,6 +78,8 @@ describe('demo environment (embedded config)', () => {
       ['jhlti-demo-hub-data', '/srv/jupyterhub/data', false],
       ['jhlti-demo-uids', '/srv/jupyterhub/uids', false],
       ['/var/run/docker.sock', '/var/run/docker.sock', false],
+      // Read-only: deep linking lists the course's assignments.
+      ['jhlti-demo-course-intro101', '/srv/jupyterhub/courses/intro101', true],
     ]);
     const secretUploads = hub.upload.filter((u: { file: string }) => u.file.startsWith('/srv/jupyterhub/secrets/'));
     expect(secretUploads.map((u: { file: string }) => u.file.split('/').pop()).sort()).toEqual([

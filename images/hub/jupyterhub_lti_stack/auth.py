@@ -22,11 +22,15 @@ from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler
 from jupyterhub.utils import url_path_join
 from ltiauthenticator.lti13.auth import LTI13Authenticator
 from ltiauthenticator.lti13.handlers import LTI13CallbackHandler
+from ltiauthenticator.lti13.constants import LTI13_GENERAL_REQUIRED_CLAIMS
+from ltiauthenticator.lti13.error import ValidationError
 from ltiauthenticator.lti13.validator import LTI13LaunchValidator
 from ltiauthenticator.utils import convert_request_to_dict
+from tornado.httputil import url_concat
 from tornado.web import HTTPError
 from traitlets import Bool, Dict, Instance, Tuple, Unicode
 
+from . import deep_linking
 from .contract import PATHS, URL_PATHS
 from .frame import (
     ContinueHandler,
@@ -37,7 +41,7 @@ from .frame import (
     finish_launch,
 )
 from .keys import SigningKey
-from .launch import Launch, choose_image, course_groups, course_role, lti11_launch, lti13_launch
+from .launch import INSTRUCTOR, Launch, choose_image, course_groups, course_role, lti11_launch, lti13_launch
 from .launch_store import LaunchRecord, LaunchStore
 from .passback import Deliverer
 from .registration import JwksHandler, Lti11ConfigHandler, Lti13ConfigHandler
@@ -84,12 +88,18 @@ class LaunchInfoHandler(BaseHandler):
 
 async def course_server_url(handler, user) -> str:
     """Where a launch lands: the launching course's own server (spawned if needed, through the
-    progress page), never the hub's home page with a "Start My Server" button."""
+    progress page), never the hub's home page with a "Start My Server" button; for a link that
+    names an assignment (deep linking), that assignment opened in the server."""
     state = await user.get_auth_state() or {}
-    course = handler.authenticator.stack.course((state.get("jhlti") or {}).get("course"))
+    launch = state.get("jhlti") or {}
+    course = handler.authenticator.stack.course(launch.get("course"))
     if course is None:
         return handler.get_next_url(user)
-    return url_path_join(handler.hub.base_url, "spawn", user.escaped_name, course.server_name)
+    spawn = url_path_join(handler.hub.base_url, "spawn", user.escaped_name, course.server_name)
+    if launch.get("assignment"):
+        opener = url_path_join(user.server_url(course.server_name), URL_PATHS["open_assignment"])
+        spawn = url_concat(spawn, {"next": url_concat(opener, {"name": launch["assignment"]})})
+    return spawn
 
 
 class Lti11LaunchHandler(LTI11AuthenticateHandler):
@@ -146,6 +156,19 @@ def token_platform(stack: Stack, id_token: dict) -> Lti13Platform | None:
     return None
 
 
+def validate_deep_linking_request(validator: LTI13LaunchValidator, id_token: dict) -> None:
+    """ltiauthenticator's checks of a launch, for a deep linking request: it also requires the
+    claims LTI marks optional there (azp, tool_platform, launch_presentation), which would refuse
+    platforms that leave them out (lti1p3platform does)."""
+    try:
+        validator._check_arg_not_missing(id_token, LTI13_GENERAL_REQUIRED_CLAIMS.keys())
+        validator._check_lti_version(id_token)
+        validator._check_context_label(id_token)
+        validator._check_if_iat_is_too_old(id_token)
+    except ValidationError as e:
+        raise HTTPError(400, str(e)) from e
+
+
 class Lti13CallbackHandler(CrossSiteCookieClearing, LTI13CallbackHandler):
     """ltiauthenticator's LTI 1.3 launch (id_token post), landing in the course's server; the
     id_token is checked against the platform it names (issuer and client id), with that
@@ -171,12 +194,20 @@ class Lti13CallbackHandler(CrossSiteCookieClearing, LTI13CallbackHandler):
             jwks_endpoint=platform.jwks_url,
             jwks_algorithms=self.authenticator.jwks_algorithms,
         )
-        validator.validate_id_token(id_token)
+        if id_token.get(deep_linking.MESSAGE_TYPE_CLAIM) == deep_linking.REQUEST:
+            validate_deep_linking_request(validator, id_token)
+        else:
+            validator.validate_id_token(id_token)
         validator.validate_azp_claim(id_token, platform.client_ids)
         self.check_nonce(id_token)
         return id_token
 
     async def redirect_to_next_url(self, user):
+        state = await user.get_auth_state() or {}
+        launch = state.get("jhlti") or {}
+        if launch.get("message_type") == deep_linking.REQUEST:
+            await deep_linking.start(self, user, state, self.authenticator.stack.course(launch["course"]))
+            return
         # In iframe mode the login initiation has made sure the state cookie came back, so the
         # login cookie set here comes back too (frame.py).
         self.redirect(await course_server_url(self, user))
@@ -195,6 +226,9 @@ class LtiStackAuthenticator(LTI13Authenticator):
     signing_keys = Tuple(config=True, help="The tool's signing keys (keys.load_signing_keys), the signing one first")
     launch_db = Unicode(
         PATHS["hub_launch_db"], config=True, help="SQLite file of used nonces and per-(user, course) launch records"
+    )
+    courses_root = Unicode(
+        PATHS["hub_courses_root"], config=True, help="Parent of the course directories (read-only): deep linking lists their assignments"
     )
     _store = None
     _passback = None
@@ -232,6 +266,7 @@ class LtiStackAuthenticator(LTI13Authenticator):
                 (_hub_path("lti13_callback"), self.callback_handler),
                 (_hub_path("lti13_config"), Lti13ConfigHandler),
                 (_hub_path("lti13_jwks"), JwksHandler),
+                (_hub_path("deep_linking"), deep_linking.DeepLinkingHandler),
             ]
         return handlers
 
@@ -281,6 +316,16 @@ class LtiStackAuthenticator(LTI13Authenticator):
             )
             raise CourseNotSetUp(launch)
         role = course_role(launch.roles)
+        message_type = verified["auth_state"].get(deep_linking.MESSAGE_TYPE_CLAIM) if launch.protocol == "lti13" else None
+        if message_type == deep_linking.REQUEST:
+            if role != INSTRUCTOR:
+                self.log.warning("Deep linking request by %r, %s in course %s: refused", launch.user_id, role, course.id)
+                raise HTTPError(403, "Only instructors of the course can add Jupyter assignments to it")
+            deep_linking.check_request(verified["auth_state"])
+        assignment = launch.custom.get("assignment")
+        if assignment is not None and not deep_linking.ASSIGNMENT_NAME.match(assignment):
+            self.log.warning("Launch names assignment %r, not an nbgrader assignment name: ignored", assignment)
+            assignment = None
         if launch.requested_image and choose_image(course, launch.requested_image) != launch.requested_image:
             self.log.warning(
                 "Launch asked for image %r, not allowed in course %s; using %s",
@@ -292,9 +337,12 @@ class LtiStackAuthenticator(LTI13Authenticator):
             "course": course.id,
             "role": role,
             "requested_image": launch.requested_image,
+            "message_type": message_type,
+            "assignment": assignment,
         }
         self.log.info("%s launch: user %r (%s) is %s in course %s", launch.protocol, launch.user_id, username, role, course.id)
-        self._record_launch(launch, course.id, username)
+        if message_type != deep_linking.REQUEST:  # a deep linking request is no link to grade
+            self._record_launch(launch, course.id, username)
         return {"name": username, "auth_state": auth_state}
 
     def _claim_nonce(self, scope: str, nonce: str, expires_at: float, launch: Launch) -> None:

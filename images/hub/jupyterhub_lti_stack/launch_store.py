@@ -45,6 +45,13 @@ CREATE TABLE IF NOT EXISTS lti13_identities (
   username TEXT NOT NULL UNIQUE,  -- normalized JupyterHub user name
   PRIMARY KEY (issuer, subject)
 );
+CREATE TABLE IF NOT EXISTS deep_links (
+  token_hash TEXT PRIMARY KEY,    -- sha256 of the one-time token of a deep linking request
+  username TEXT NOT NULL,
+  course TEXT NOT NULL,
+  request TEXT NOT NULL,          -- issuer, client id, deployment, return URL, data (deep_linking.py)
+  expires_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS continuations (
   token_hash TEXT PRIMARY KEY,    -- sha256 of a one-time token; the token itself is never stored
   username TEXT NOT NULL,
@@ -146,6 +153,30 @@ class LaunchStore:
                 if cursor.rowcount == 1:
                     return name
         raise ValueError(f"no free user name for LTI 1.3 user {subject!r} of {issuer}")
+
+    def issue_deep_link(self, username: str, course: str, request: dict, ttl: float, now: float | None = None) -> str:
+        """A one-time token for an instructor's pending deep linking request."""
+        now = time.time() if now is None else now
+        token = secrets.token_urlsafe(32)
+        with self._db:
+            self._db.execute("DELETE FROM deep_links WHERE expires_at < ?", (now,))
+            self._db.execute(
+                "INSERT INTO deep_links (token_hash, username, course, request, expires_at) VALUES (?, ?, ?, ?, ?)",
+                (_token_hash(token), username, course, json.dumps(request, sort_keys=True), now + ttl),
+            )
+        return token
+
+    def redeem_deep_link(self, token: str, now: float | None = None) -> tuple[str, str, dict] | None:
+        """(username, course, request) of an unexpired, unused deep linking token, used up by this call."""
+        now = time.time() if now is None else now
+        with self._db:
+            row = self._db.execute(
+                "DELETE FROM deep_links WHERE token_hash = ? RETURNING username, course, request, expires_at",
+                (_token_hash(token),),
+            ).fetchone()
+        if row is None or row[3] < now:
+            return None
+        return row[0], row[1], json.loads(row[2])
 
     def issue_continuation(self, username: str, next_url: str, ttl: float, now: float | None = None) -> str:
         """A one-time token that logs ``username`` in once and leads to ``next_url``."""

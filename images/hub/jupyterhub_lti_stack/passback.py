@@ -293,7 +293,10 @@ class Deliverer:
                 retry=False,
             )
         token = await self.access_token(launch.platform, launch.client_id or "", (AGS_LINEITEM, AGS_SCORE))
-        lineitem = await self._lineitem(launch, e, token)
+        if launch.custom.get("assignment") == e.assignment and ags.get("lineitem"):
+            lineitem = ags["lineitem"]  # the line item the platform made for this assignment's link
+        else:
+            lineitem = await self._lineitem(launch, e, token)
         score = {
             "userId": launch.user_id, "scoreGiven": e.score, "scoreMaximum": e.max_score,
             "activityProgress": "Completed", "gradingProgress": "FullyGraded",
@@ -332,7 +335,11 @@ class Deliverer:
     def _launches(self, e: Entry) -> list[LaunchRecord]:
         """The student's launch records of this course that can carry this assignment's score."""
         records = self.store.launch_records(e.student, e.course)
-        lti13 = [r for r in records if r.protocol == "lti13"][:1]  # the latest LTI 1.3 launch names the context
+        lti13 = [r for r in records if r.protocol == "lti13"]
+        # A link made for this assignment (deep linking) names its line item; else the latest
+        # LTI 1.3 launch names the context, whose line item for the assignment is found or made.
+        linked = [r for r in lti13 if r.custom.get("assignment") == e.assignment and (r.ags or {}).get("lineitem")]
+        lti13 = (linked or lti13)[:1]
         lti11 = [r for r in records if r.protocol == "lti11" and r.custom.get("assignment") == e.assignment]
         return lti13 + lti11
 

@@ -25,6 +25,8 @@ AGS_SCOPES = (AGS_LINEITEM, AGS_SCORE)
 DESCRIPTION = "Jupyter notebooks with nbgrader assignments, one server per student"
 CANVAS = "canvas.instructure.com"
 
+RESOURCE_LINK, DEEP_LINKING = "LtiResourceLinkRequest", "LtiDeepLinkingRequest"
+
 
 def tool_title(stack: Stack) -> str:
     return f"JupyterHub ({stack.environment})"
@@ -83,8 +85,10 @@ def lti13_config(stack: Stack) -> dict:
         # tool; assignments and module items have their own "load in a new tab" box.
         {"placement": "course_navigation", "text": title,
          **({} if stack.frame_ancestors else {"windowTarget": "_blank"})},
-        {"placement": "assignment_selection", "text": title},
-        {"placement": "link_selection", "text": title},
+        # Where an instructor adds content: Canvas asks the tool which (LTI Deep Linking), and
+        # the hub offers the course's nbgrader assignments (deep_linking.py).
+        {"placement": "assignment_selection", "text": title, "message_type": DEEP_LINKING},
+        {"placement": "link_selection", "text": title, "message_type": DEEP_LINKING},
     ]
     return {
         "title": title,
@@ -104,7 +108,7 @@ def lti13_config(stack: Stack) -> dict:
                 "settings": {
                     "text": title,
                     "placements": [
-                        {**p, "message_type": "LtiResourceLinkRequest", "target_link_uri": launch} for p in placements
+                        {"message_type": RESOURCE_LINK, **p, "target_link_uri": launch} for p in placements
                     ],
                 },
             }
