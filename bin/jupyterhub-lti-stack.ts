@@ -9,6 +9,8 @@
  *   jupyterhub-lti-stack deploy  <env> [--config FILE]
  *   jupyterhub-lti-stack destroy <env> [--config FILE] [--purge]
  *   jupyterhub-lti-stack outputs <env> [--show-secrets] [--json] [--lms LMS [--lti 1.1|1.3]]
+ *   jupyterhub-lti-stack registration-token <env> [--hours N]
+ *   jupyterhub-lti-stack registrations <env>
  */
 import { spawnSync, SpawnSyncOptions } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,6 +34,11 @@ commands:
                      unless --purge (the next deploy reattaches them)
   outputs <env>      the environment's LMS registration values; with --lms, the filled-in
                      registration form of that LMS (guides: docs/lms/)
+  registration-token <env>
+                     a one-time LTI Dynamic Registration URL for an LMS admin to paste
+                     (lti13.dynamicRegistration: true; the deployed hub makes it)
+  registrations <env>
+                     the completed dynamic registrations, as lti13.platforms entries
 
 options:
   --config FILE      config file (default: $JHLTI_CONFIG, else the embedded demo)
@@ -44,6 +51,7 @@ options:
   --lms LMS          outputs: the registration form of moodle, canvas, openedx or openhpi
   --lti VERSION      outputs --lms: only LTI 1.1 or 1.3 (default: every version the
                      environment enables)
+  --hours N          registration-token: how long the URL is good (default 24, at most 720)
   --skip-setup       do not run the toolchain setup first (it is fast when done already)
 `;
 
@@ -64,6 +72,7 @@ export interface Options {
   readonly lms?: LmsName;
   readonly lti?: LtiVersion;
   readonly skipSetup: boolean;
+  readonly hours?: number;
 }
 
 const COMMANDS: Record<string, { readonly env: boolean; readonly setup: readonly string[] }> = {
@@ -73,6 +82,8 @@ const COMMANDS: Record<string, { readonly env: boolean; readonly setup: readonly
   deploy: { env: true, setup: ['engine', 'terraform', 'providers', 'env'] },
   destroy: { env: true, setup: ['engine', 'terraform', 'providers', 'env'] },
   outputs: { env: true, setup: [] },
+  'registration-token': { env: true, setup: [] },
+  registrations: { env: true, setup: [] },
 };
 
 export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = process.env): Options {
@@ -81,7 +92,7 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
   const values: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--config' || a === '--output' || a === '--base-images' || a === '--lms' || a === '--lti') {
+    if (a === '--config' || a === '--output' || a === '--base-images' || a === '--lms' || a === '--lti' || a === '--hours') {
       const v = argv[++i];
       if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
       values[a] = v;
@@ -108,6 +119,10 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
   if (lms !== undefined && !isLmsName(lms)) throw new UsageError(`--lms must be one of ${LMS_NAMES.join(', ')} (got "${lms}")`);
   if (lti !== undefined && !isLtiVersion(lti)) throw new UsageError(`--lti must be ${LTI_VERSIONS.map((v) => `"${v}"`).join(' or ')} (got "${lti}")`);
   if (lti !== undefined && lms === undefined) throw new UsageError(`--lti goes with --lms (the form of which LMS? ${LMS_NAMES.join(', ')})`);
+  const hoursText = values['--hours'];
+  if (hoursText !== undefined && command !== 'registration-token') throw new UsageError('--hours only goes with registration-token');
+  const hours = hoursText === undefined ? undefined : Number(hoursText);
+  if (hours !== undefined && !(Number.isFinite(hours) && hours > 0 && hours <= 720)) throw new UsageError(`--hours must be a number of hours above 0 and at most 720 (got "${hoursText}")`);
   const baseImages = values['--base-images'] ?? environ.JHLTI_BASE_IMAGES;
   if (baseImages !== undefined && baseImages !== '' && baseImages !== 'official' && baseImages !== 'local') {
     throw new UsageError(`--base-images must be "official" or "local", got "${baseImages}"`);
@@ -124,6 +139,7 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
     lms,
     lti,
     skipSetup: flags.has('--skip-setup') || environ.JHLTI_SKIP_SETUP === '1',
+    ...(hours !== undefined ? { hours } : {}),
   };
 }
 
@@ -191,6 +207,9 @@ class Cli {
         return this.destroy();
       case 'outputs':
         return this.outputs();
+      case 'registration-token':
+      case 'registrations':
+        return this.dynamicRegistration();
     }
     throw new UsageError(`unknown command "${this.o.command}"`);
   }
@@ -281,6 +300,15 @@ class Cli {
       }
     }
     return 0;
+  }
+
+  /** The deployed hub keeps the one-time tokens and the registrations (dynamic_registration.py). */
+  private dynamicRegistration(): number {
+    const hub = new StackNames(this.o.environment as string).hub;
+    const args = this.o.command === 'registrations' ? ['list'] : ['token', ...(this.o.hours !== undefined ? ['--hours', String(this.o.hours)] : [])];
+    const r = this.exec('docker', ['exec', hub, 'python3', '-m', 'jupyterhub_lti_stack.dynamic_registration', ...args], { check: false });
+    if (r.status !== 0 && r.status !== 2) this.say(`is ${this.o.environment} deployed? (its hub container ${hub} must run)`);
+    return r.status;
   }
 
   private docker(args: readonly string[]): string[] {

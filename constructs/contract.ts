@@ -126,6 +126,8 @@ export const URL_PATHS = {
   frameContinue: '/hub/jhlti/continue',
   /** JupyterHub's CSP violation report endpoint, kept in every component's policy. */
   cspReport: '/hub/security/csp-report',
+  /** LTI Dynamic Registration: the URL an LMS admin pastes (with `?jhlti_registration=<one-time token>`). */
+  lti13DynamicRegistration: '/hub/lti13/dynamic-registration',
   /** LTI Deep Linking: the instructor's choice of assignments, answered with a signed response. */
   deepLinking: '/hub/jhlti/deep-linking',
   /** In a user server, relative to its base URL: open (fetching if released) the assignment `?name=`. */

@@ -313,6 +313,9 @@ export class TeachingEnvironment extends Construct {
       out('lti13_redirect_url', `${this.publicUrl}${URL_PATHS.lti13Callback}`, 'LTI 1.3 redirect (launch) URL.');
       out('lti13_config_url', `${this.publicUrl}${URL_PATHS.lti13Config}`, 'LTI 1.3 tool configuration JSON (Canvas developer key "Enter URL").');
       out('lti13_jwks_url', `${this.publicUrl}${URL_PATHS.lti13Jwks}`, "The tool's public keyset (JWKS URL / public keyset in the LMS registration).");
+      if (this.settings.lti13.dynamicRegistration) {
+        out('lti13_dynamic_registration_url', `${this.publicUrl}${URL_PATHS.lti13DynamicRegistration}`, 'LTI Dynamic Registration (the LMS admin pastes the URL `registration-token <env>` prints, which adds a one-time token).');
+      }
     }
   }
 
@@ -377,9 +380,10 @@ export class TeachingEnvironment extends Construct {
                 deployment_ids: [...p.deploymentIds],
                 token_url: p.tokenUrl ?? null,
               })),
+              dynamic_registration: s.lti13.dynamicRegistration,
               signing_keys: s.lti13.signingKeys.map((name) => ({ name, secret_file: signingKeyFile(name) })),
             }
-          : { enabled: false, platforms: [], signing_keys: [] },
+          : { enabled: false, platforms: [], dynamic_registration: false, signing_keys: [] },
       frame_ancestors: s.embedding.mode === 'iframe' ? s.embedding.allowedOrigins : [],
       demo_launcher:
         s.demoLauncher === undefined

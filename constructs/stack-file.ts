@@ -64,6 +64,7 @@ export const StackFileSchema = z.strictObject({
         )
         .min(1)
         .describe('the platforms launches are accepted from; one (issuer, client id) names one of them'),
+      dynamic_registration: z.boolean().describe('LTI Dynamic Registration offered (with a one-time token)'),
       signing_keys: z
         .array(z.strictObject({ name: z.string().regex(new RegExp(SIGNING_KEY_NAME_PATTERN)), secret_file: nonEmpty }))
         .min(1)
@@ -72,6 +73,7 @@ export const StackFileSchema = z.strictObject({
     z.strictObject({
       enabled: z.literal(false),
       platforms: z.array(z.never()).max(0),
+      dynamic_registration: z.literal(false),
       signing_keys: z.array(z.never()).max(0),
     }),
   ]),

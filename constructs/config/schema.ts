@@ -223,13 +223,19 @@ const Lti13Schema = z
       .describe(
         'More LTI 1.3 platforms launching into this environment (several LMSs, or one LMS registered more than once), each with its own issuer, client ids, endpoints and deployments; the tool keyset and URLs are the same for all. A Dynamic Registration prints the entry to add here. @default []',
       ),
+    dynamicRegistration: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Offer LTI Dynamic Registration: an LMS admin pastes a registration URL (with a one-time token from `registration-token <env>`), the LMS and the hub exchange their configuration, and the hub shows the lti13.platforms entry to add to this config. @default false",
+      ),
     platformCaBundle: plainPath('lti13.platformCaBundle')
       .optional()
       .describe(
         "PEM CAs the hub trusts for its outgoing HTTPS (the platform's JWKS) when the platform uses an internal CA; replaces the hub's default trust store. Relative to the config file.",
       ),
   })
-  .default({ enabled: false, clientIds: [], deploymentIds: [], signingKeys: ['1'], platforms: [] })
+  .default({ enabled: false, clientIds: [], deploymentIds: [], signingKeys: ['1'], platforms: [], dynamicRegistration: false })
   .describe('LTI 1.3 platform settings.');
 
 const StateSchema = z

@@ -235,8 +235,8 @@ def _page(title: str, text: str, link: str) -> str:
 class OpenAssignmentHandler(JupyterHandler):
     """``jhlti/assignment?name=<assignment>``: where a link to one assignment (LTI Deep Linking)
     leads in the course's server. The assignment is fetched from the exchange (as this server's
-    user, with nbgrader) if it is released and not fetched yet, then opened in JupyterLab; an
-    unreleased one says so."""
+    user, with nbgrader) if it is released and not fetched yet, then opened in JupyterLab; for an
+    unreleased one, JupyterLab opens as after any launch."""
 
     @web.authenticated
     async def get(self):
@@ -250,8 +250,9 @@ class OpenAssignmentHandler(JupyterHandler):
         if not os.path.isdir(folder):
             outbound = os.path.join(contract()["paths"]["exchange_root"], course, "outbound", name)
             if not os.path.isdir(outbound):
-                self.finish(_page("Not released yet", f"The assignment {name} of {course} is not released yet: "
-                                  "your instructor releases it, then open the link again.", home))
+                # Not released (yet): JupyterLab as any launch; its Assignments tab shows it once released.
+                self.log.info("assignment link to %s of %s: not released yet, opening JupyterLab", name, course)
+                self.redirect(home)
                 return
             fetch = await asyncio.create_subprocess_exec(
                 "nbgrader", "fetch_assignment", "--course", course, name, cwd=root,

@@ -132,13 +132,14 @@ def test_a_student_launch_of_a_created_link_opens_the_assignment_and_its_score_g
     assert location.path == "/hub/spawn/dl-student/intro101"
     assert parse_qs(location.query)["next"] == ["/user/dl-student/intro101/jhlti/assignment?name=dl-week2"]
     # Follow what a browser follows: the server starts, the handler answers (nothing released
-    # in this tier: it says so), and once the assignment is in the home, it opens it.
+    # in this tier: JupyterLab opens), and once the assignment is in the home, it opens it.
     r = session.get(lms.url + r.headers["Location"], timeout=60)
     deadline = time.monotonic() + 60
-    while "jhlti-assignment" not in r.text and time.monotonic() < deadline:
+    while "/spawn-pending/" in r.url and time.monotonic() < deadline:
         time.sleep(0.5)
         r = session.get(r.url, timeout=60)
-    assert r.status_code == 200 and "not released yet" in r.text, (r.url, r.text[:300])
+    assert r.status_code == 200 and urlsplit(r.url).path == "/user/dl-student/intro101/lab", (r.url, r.text[:300])
+    assert any("/jhlti/assignment" in h.url for h in r.history), [h.url for h in r.history]
     fetched = lms.tmp / "home" / "dl-student" / COURSE / "dl-week2"
     fetched.mkdir(parents=True, exist_ok=True)
     (fetched / "only.ipynb").write_text(json.dumps(notebook(4)))

@@ -18,7 +18,7 @@ GOLDEN = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "contract"
 GOLDENS = sorted(GOLDEN.glob("*.stack.json"))
 
 
-LTI13_OFF = {"enabled": False, "platforms": [], "signing_keys": []}
+LTI13_OFF = {"enabled": False, "platforms": [], "dynamic_registration": False, "signing_keys": []}
 
 
 def golden(name: str = "demo") -> dict:

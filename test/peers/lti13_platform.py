@@ -292,7 +292,8 @@ class Lti13Platform(ServedPeer):
     REMOTE_METHODS = ("begin_launch", "authorize", "register_tool", "enroll", "fail", "fail_token",
                       "fail_scores", "clear_faults", "revoke_tokens", "lineitems", "scores", "latest_scores",
                       "token_log", "ags_log", "jwks_fetches", "launches", "internal_errors", "urls",
-                      "deep_link_return", "deep_links",
+                      "deep_link_return", "deep_links", "issue_registration_token", "registrations",
+                      "openid_configuration",
                       "lineitems_url")
 
     def __init__(self, *, issuer: str, client_id: str, deployment_id: str, public_url: str | None = None,
@@ -324,6 +325,8 @@ class Lti13Platform(ServedPeer):
         self._jwks_fetches = 0
         self._dl_requests: dict[str, dict] = {}  # data token of a deep linking request -> its context
         self._deep_links: list[dict] = []  # resource links created by deep linking responses
+        self._registration_tokens: set[str] = set()  # one-time bearer tokens of dynamic registration
+        self._registrations: list[dict] = []  # accepted dynamic registrations (request + answer)
         self._served: Served | None = None
         self.tool: dict = {}
         self.tool_ca_bundle = None
@@ -468,6 +471,100 @@ class Lti13Platform(ServedPeer):
                                    "resource_link_id": launch["resource_link_id"], "ags": launch["ags"]})
             return result
 
+    # ---- dynamic registration (1EdTech LTI Dynamic Registration 1.0, platform side)
+    def openid_configuration(self) -> dict:
+        """What /.well-known/openid-configuration serves (§3.4); the issuer is this platform's."""
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": self.authorize_url,
+            "token_endpoint": self.token_url,
+            "jwks_uri": self.jwks_url,
+            "registration_endpoint": self.url + "/register",
+            "scopes_supported": ["openid", *self.offered_scopes],
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public", "pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+            "claims_supported": ["sub", "iss", "name", "email"],
+            "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+                "product_family_code": "lti1p3platform-peer", "version": "0.1.8",
+                "messages_supported": [{"type": "LtiResourceLinkRequest"}, {"type": "LtiDeepLinkingRequest"}],
+            },
+        }
+
+    def issue_registration_token(self) -> str:
+        token = secrets.token_urlsafe(16)
+        with self._lock:
+            self._registration_tokens.add(token)
+        return token
+
+    def registrations(self) -> list[dict]:
+        with self._lock:
+            return [dict(r) for r in self._registrations]
+
+    def register(self, authorization: str, content_type: str, body) -> dict:
+        """The registration endpoint (§3.5, §3.6): checks the tool's client registration, gives it
+        a new client id and deployment, and from then on launches to the URLs it registered."""
+        scheme, _, token = authorization.partition(" ")
+        tool = body.get("https://purl.imsglobal.org/spec/lti-tool-configuration") if isinstance(body, dict) else None
+        supported = set(self.openid_configuration()["scopes_supported"])
+
+        def is_url(value) -> bool:
+            return isinstance(value, str) and urlsplit(value).scheme in ("https", "http") and bool(urlsplit(value).netloc)
+
+        with self._lock:
+            problems = [
+                (scheme.lower() != "bearer" or token not in self._registration_tokens)
+                and "Authorization must be Bearer <the registration_token this platform gave> (single use)",
+                content_type != "application/json" and "Content-Type must be application/json",
+                not isinstance(body, dict) and "the body must be a JSON object",
+            ]
+            if isinstance(body, dict):
+                messages = (tool or {}).get("messages")
+                problems += [
+                    body.get("application_type") != "web" and "application_type must be web",
+                    body.get("response_types") != ["id_token"] and 'response_types must be ["id_token"]',
+                    not (isinstance(body.get("grant_types"), list) and {"implicit", "client_credentials"} <= set(body["grant_types"]))
+                    and "grant_types must hold implicit and client_credentials",
+                    not is_url(body.get("initiate_login_uri")) and "initiate_login_uri must be a URL",
+                    not (isinstance(body.get("redirect_uris"), list) and body["redirect_uris"] and all(map(is_url, body["redirect_uris"])))
+                    and "redirect_uris must be a non-empty list of URLs",
+                    not is_url(body.get("jwks_uri")) and "jwks_uri must be a URL",
+                    body.get("token_endpoint_auth_method") != "private_key_jwt" and "token_endpoint_auth_method must be private_key_jwt",
+                    not (isinstance(body.get("client_name"), str) and body["client_name"]) and "client_name missing",
+                    not (isinstance(body.get("scope", ""), str) and set(body.get("scope", "").split()) <= supported)
+                    and f"scope must be space-separated scopes of {sorted(supported)}",
+                    not isinstance(tool, dict) and "the lti-tool-configuration object is missing",
+                    isinstance(tool, dict) and not (isinstance(tool.get("domain"), str) and tool["domain"]) and "lti-tool-configuration.domain missing",
+                    isinstance(tool, dict) and "target_link_uri" in tool and not is_url(tool["target_link_uri"])
+                    and "lti-tool-configuration.target_link_uri must be a URL",
+                    isinstance(tool, dict) and not (isinstance(tool.get("claims", []), list)) and "lti-tool-configuration.claims must be a list",
+                    isinstance(tool, dict) and not (isinstance(messages, list) and all(
+                        isinstance(m, dict) and m.get("type") in ("LtiResourceLinkRequest", "LtiDeepLinkingRequest") for m in messages))
+                    and "lti-tool-configuration.messages must list messages of the supported types",
+                ]
+            problems = [p for p in problems if p]
+            if problems:
+                raise AuthorizationError("; ".join(problems))
+            self._registration_tokens.discard(token)
+            self.client_id = f"dr-client-{next(self._ids)}"
+            self.deployment_id = f"dr-deployment-{next(self._ids)}"
+            self.registration.set_client_id(self.client_id).set_deployment_id(self.deployment_id)
+            self.register_tool(tool_login_url=body["initiate_login_uri"], tool_redirect_uris=list(body["redirect_uris"]),
+                               tool_jwks_url=body["jwks_uri"], tool_target_link_uri=tool.get("target_link_uri") or body["redirect_uris"][0])
+            answer = {**body, "client_id": self.client_id, "registration_client_uri": f"{self.url}/register/{self.client_id}",
+                      "https://purl.imsglobal.org/spec/lti-tool-configuration": {**tool, "deployment_id": self.deployment_id}}
+            self._registrations.append({"request": body, "answer": answer})
+            return answer
+
+    def use_url_as_issuer(self) -> str:
+        """Dynamic registration wants the issuer on the host of the configuration URL: this
+        platform's own URL becomes its issuer (after start())."""
+        with self._lock:
+            self.issuer = self.url
+            self.registration.set_iss(self.url)
+            return self.issuer
+
     # ---- deep linking
     def deep_link_return(self, encoded: str) -> list[dict]:
         """The deep linking return URL: checks the tool's LtiDeepLinkingResponse (signature by a
@@ -537,6 +634,17 @@ class Lti13Platform(ServedPeer):
 
     # ---- HTTP
     def handle(self, request: Request):
+        if request.path == "/.well-known/openid-configuration" and request.method == "GET":
+            return reply(200, self.openid_configuration())
+        if request.path == "/register" and request.method == "POST":
+            try:
+                body = request.json()
+            except ValueError:
+                body = None
+            try:
+                return reply(200, self.register(request.headers.get("authorization", ""), request.content_type, body))
+            except AuthorizationError as exc:
+                return reply(400, {"error": "invalid_client_metadata", "error_description": str(exc)})
         if request.path == "/deep_link_return" and request.method == "POST":
             try:
                 links = self.deep_link_return(request.form().get("JWT", ""))

@@ -16,6 +16,8 @@ describe('operator CLI arguments', () => {
     expect(parseArgs(['destroy', 'demo', '--purge'], {})).toMatchObject({ command: 'destroy', purge: true });
     expect(parseArgs(['outputs', 'demo', '--show-secrets', '--json'], {})).toMatchObject({ showSecrets: true, json: true });
     expect(parseArgs(['synth'], { JHLTI_CONFIG: 'x.yaml', JHLTI_SKIP_SETUP: '1' })).toMatchObject({ config: 'x.yaml', skipSetup: true });
+    expect(parseArgs(['registration-token', 'demo', '--hours', '2'], {})).toMatchObject({ command: 'registration-token', environment: 'demo', hours: 2 });
+    expect(parseArgs(['registrations', 'demo'], {})).toMatchObject({ command: 'registrations', environment: 'demo' });
   });
 
   test.each([
@@ -27,6 +29,10 @@ describe('operator CLI arguments', () => {
     [['deploy', 'demo', '--config'], /--config needs a value/],
     [['deploy', 'demo', '--base-images', 'cloud'], /"official" or "local"/],
     [['deploy', 'demo', '--frobnicate'], /unknown option --frobnicate/],
+    [['registration-token'], /needs an environment name/],
+    [['registration-token', 'demo', '--hours', '0'], /above 0 and at most 720/],
+    [['registration-token', 'demo', '--hours', 'many'], /above 0 and at most 720/],
+    [['deploy', 'demo', '--hours', '2'], /--hours only goes with registration-token/],
   ])('%j is a usage error', (argv, message) => {
     expect(() => parseArgs(argv as string[], {})).toThrow(UsageError);
     expect(() => parseArgs(argv as string[], {})).toThrow(message);

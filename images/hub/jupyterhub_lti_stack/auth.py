@@ -268,6 +268,10 @@ class LtiStackAuthenticator(LTI13Authenticator):
                 (_hub_path("lti13_jwks"), JwksHandler),
                 (_hub_path("deep_linking"), deep_linking.DeepLinkingHandler),
             ]
+            if self.stack.lti13.dynamic_registration:
+                from .dynamic_registration import DynamicRegistrationHandler
+
+                handlers.append((_hub_path("lti13_dynamic_registration"), DynamicRegistrationHandler))
         return handlers
 
     def _lti11_verifier(self) -> LTI11Authenticator:

@@ -52,6 +52,14 @@ CREATE TABLE IF NOT EXISTS deep_links (
   request TEXT NOT NULL,          -- issuer, client id, deployment, return URL, data (deep_linking.py)
   expires_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS registration_tokens (
+  token_hash TEXT PRIMARY KEY,    -- sha256 of a one-time LTI Dynamic Registration token
+  expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS registrations (
+  registered_at REAL NOT NULL,
+  entry TEXT NOT NULL             -- the lti13.platforms entry of a completed dynamic registration
+);
 CREATE TABLE IF NOT EXISTS continuations (
   token_hash TEXT PRIMARY KEY,    -- sha256 of a one-time token; the token itself is never stored
   username TEXT NOT NULL,
@@ -177,6 +185,35 @@ class LaunchStore:
         if row is None or row[3] < now:
             return None
         return row[0], row[1], json.loads(row[2])
+
+    def issue_registration_token(self, ttl: float, now: float | None = None) -> str:
+        now = time.time() if now is None else now
+        token = secrets.token_urlsafe(32)
+        with self._db:
+            self._db.execute("DELETE FROM registration_tokens WHERE expires_at < ?", (now,))
+            self._db.execute("INSERT INTO registration_tokens (token_hash, expires_at) VALUES (?, ?)", (_token_hash(token), now + ttl))
+        return token
+
+    def registration_token_valid(self, token: str, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        row = self._db.execute("SELECT expires_at FROM registration_tokens WHERE token_hash = ?", (_token_hash(token),)).fetchone()
+        return row is not None and row[0] >= now
+
+    def use_registration_token(self, token: str, entry: dict, now: float | None = None) -> bool:
+        """Use up a valid token for a completed registration, which is kept; False if it was not valid."""
+        now = time.time() if now is None else now
+        with self._db:
+            row = self._db.execute(
+                "DELETE FROM registration_tokens WHERE token_hash = ? RETURNING expires_at", (_token_hash(token),)
+            ).fetchone()
+            if row is None or row[0] < now:
+                return False
+            self._db.execute("INSERT INTO registrations (registered_at, entry) VALUES (?, ?)", (now, json.dumps(entry)))
+        return True
+
+    def registrations(self) -> list[tuple[float, dict]]:
+        rows = self._db.execute("SELECT registered_at, entry FROM registrations ORDER BY registered_at")
+        return [(r[0], json.loads(r[1])) for r in rows]
 
     def issue_continuation(self, username: str, next_url: str, ttl: float, now: float | None = None) -> str:
         """A one-time token that logs ``username`` in once and leads to ``next_url``."""

@@ -104,6 +104,7 @@ class Lti13Platform:
 class Lti13:
     enabled: bool
     platforms: tuple[Lti13Platform, ...]
+    dynamic_registration: bool
     signing_keys: tuple[SigningKeyRef, ...]
 
     def platform(self, issuer: str | None, client_id: str | None = None) -> Lti13Platform | None:
