@@ -57,6 +57,7 @@ class E2E:
     courses: list[Course] = field(default_factory=lambda: list(COURSES))
     idle_cull_seconds: int = 3600
     users: dict[str, User] = field(default_factory=dict)
+    platforms: list[dict] = field(default_factory=list)  # lti13.platforms beyond the first
     facts: dict = field(default_factory=dict)  # results one step leaves for later ones
 
     def start_lms(self, network: str) -> None:
@@ -81,7 +82,7 @@ class E2E:
 
     def write_config(self) -> None:
         write_config(self.stack.config_file, self.courses, idle_cull_seconds=self.idle_cull_seconds,
-                     platform_ca=self.platform_ca)
+                     platform_ca=self.platform_ca, platforms=self.platforms)
 
     def browser(self) -> requests.Session:
         session = requests.Session()

@@ -45,7 +45,7 @@ COURSES = [
 ADDED_COURSE = Course("chem101", "Chemistry (e2e, added later)", "ctx-e2e-chem101")
 
 
-def config(courses: list[Course], *, idle_cull_seconds: int, platform_ca: Path) -> dict:
+def config(courses: list[Course], *, idle_cull_seconds: int, platform_ca: Path, platforms: list[dict] | None = None) -> dict:
     return {
         "version": 1,
         "environments": [
@@ -64,6 +64,10 @@ def config(courses: list[Course], *, idle_cull_seconds: int, platform_ca: Path) 
                     "tokenUrl": f"{PLATFORM_URL}/token",
                     "deploymentIds": [LTI13_DEPLOYMENT_ID],
                     "platformCaBundle": str(platform_ca),
+                    # test_registration.py registers the LMS a second time (LTI Dynamic Registration)
+                    # and adds the entry the hub prints here.
+                    "dynamicRegistration": True,
+                    "platforms": list(platforms or []),
                 },
                 # The LMS course page embeds the hub (test_e2e.py step 2c, in a real browser).
                 "embedding": {"mode": "iframe", "allowedOrigins": [LMS_BROWSER_URL]},
@@ -84,7 +88,9 @@ def course_config(c: Course) -> dict:
     return config
 
 
-def write_config(path: Path, courses: list[Course], *, idle_cull_seconds: int, platform_ca: Path) -> Path:
+def write_config(path: Path, courses: list[Course], *, idle_cull_seconds: int, platform_ca: Path,
+                 platforms: list[dict] | None = None) -> Path:
     """JSON is valid YAML; the stack's loader reads either."""
-    path.write_text(json.dumps(config(courses, idle_cull_seconds=idle_cull_seconds, platform_ca=platform_ca), indent=2) + "\n")
+    doc = config(courses, idle_cull_seconds=idle_cull_seconds, platform_ca=platform_ca, platforms=platforms)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
     return path

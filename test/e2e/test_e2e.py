@@ -103,6 +103,7 @@ PUBLISHED_URLS = {
     "lti13_redirect_url": (405, None),  # the id_token is POSTed
     "lti13_config_url": (200, "application/json"),
     "lti13_jwks_url": (200, "application/json"),
+    "lti13_dynamic_registration_url": (403, None),  # only with a one-time token (registration-token)
 }
 
 

@@ -8,6 +8,7 @@ environment when no hub runs, and removes what it deployed."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import time
@@ -16,6 +17,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from harness import CLI, OUTDIR, docker, run, say, timed
+from lti_platform import LIS
 from stack_config import (
     ENV,
     LMS_BROWSER_URL,
@@ -25,6 +27,7 @@ from stack_config import (
     PLATFORM_URL,
     PREFIX,
 )
+from teaching import check_page_next
 
 LMS_VERSIONS = {"moodle": ["1.1", "1.3"], "canvas": ["1.1", "1.3"], "openedx": ["1.1", "1.3"], "openhpi": ["1.1"]}
 BLTI = "{http://www.imsglobal.org/xsd/imsbasiclti_v1p0}"
@@ -158,3 +161,54 @@ def test_a_wrong_choice_is_refused_naming_it_and_the_choices(deployed, args, mes
     p = run(["node", str(CLI), "outputs", ENV, *args, "--config", str(deployed.stack.config_file), "--output", str(OUTDIR),
              "--skip-setup"], env=deployed.stack.env(), check=False)
     assert p.returncode == 2 and message in p.stderr, (p.returncode, p.stderr[-1000:])
+
+
+# Last in this module: the LMS peer registers the tool again by LTI Dynamic Registration, which
+# gives it a new client id and deployment (its launches no longer match the first registration).
+def test_dynamic_registration_with_the_lms(deployed):
+    """The operator's one-time URL, opened by the LMS with its OpenID configuration and its own
+    registration token, registers the tool once (the hub reaches the platform on the users
+    network, trusting its CA); the entry the hub shows, added to the config and deployed, accepts
+    launches from the new registration; the URL does not work twice."""
+    e2e = deployed
+    with timed("registration forms: LTI Dynamic Registration with the LMS peer, then deploy its entry"):
+        started_lms = e2e.lms is None
+        if started_lms:
+            e2e.start_lms(f"{PREFIX}-users")
+        try:
+            url = e2e.stack.cli("registration-token", ENV, "--hours", "1").stdout.strip().splitlines()[-1]
+            assert url.startswith(e2e.url("/hub/lti13/dynamic-registration?jhlti_registration=")), url
+            query = {"openid_configuration": f"{PLATFORM_URL}/.well-known/openid-configuration",
+                     "registration_token": e2e.lms.lti13.issue_registration_token()}
+            r = e2e.browser().get(url, params=query, timeout=120)
+            assert r.status_code == 200, (r.status_code, r.text[:800])
+            entry = json.loads(html.unescape(re.search(r'<pre id="jhlti-snippet-json">(.*?)</pre>', r.text, re.S).group(1)))
+            [done] = e2e.lms.lti13.registrations()
+            assert entry["issuer"] == LTI13_ISSUER and entry["clientIds"] == [done["answer"]["client_id"]] != [LTI13_CLIENT_ID]
+            say(f"    registered: {json.dumps(entry)}")
+            again = e2e.browser().get(url, params={**query, "registration_token": e2e.lms.lti13.issue_registration_token()}, timeout=60)
+            assert again.status_code == 403, again.text[:300]
+            listed = e2e.stack.cli("registrations", ENV).stdout
+            assert done["answer"]["client_id"] in listed
+
+            e2e.platforms = [entry]
+            e2e.write_config()
+            e2e.stack.deploy()
+            session = e2e.browser()
+            r = e2e.lms.lti13.launch(session, e2e.url(""), sub="dr-student", roles=[LIS + "membership#Learner"],
+                                     context={"id": "ctx-e2e-algebra", "label": "algebra"},
+                                     on_page=lambda page: _check_page_next(e2e, session, page))
+            assert r.status_code == 302 and r.headers["Location"].startswith("/hub/spawn/dr-student/"), (r.status_code, r.text[:300])
+            say(f"    a launch from the new registration ({entry['clientIds'][0]}) -> {r.headers['Location']}")
+        finally:
+            e2e.platforms = []
+            e2e.write_config()
+            if started_lms:
+                e2e.stop_lms()
+
+
+def _check_page_next(e2e, session, r):
+    """teaching.check_page_next for a session without a User."""
+    from types import SimpleNamespace
+
+    return check_page_next(e2e, SimpleNamespace(session=session), r)
