@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 import pytest
 
 from conftest import User
-from harness import say, timed
+from harness import docker, say, timed
 from lti_platform import LIS
 from stack_config import PREFIX
 from teaching import ASSIGNMENT, RIGHT, as_user, check_page_next, collect_and_autograde, container_env
@@ -83,7 +83,9 @@ def test_deep_linking_places_an_assignment_that_students_land_in_and_get_graded_
         assert r.status_code == 200 and urlsplit(r.url).path == (
             f"/user/{student.name}/{student.server}/lab/tree/{COURSE}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"), (r.status_code, r.url)
         assert "JupyterLab" in r.text
-        student.container = f"{PREFIX}-nb-{student.name}--{student.server}"
+        # DockerSpawner escapes the user name in container names ("-" is "-2d").
+        [student.container] = docker("ps", "--format", "{{.Names}}", "--filter",
+                                     f"name=^/{PREFIX}-nb-dl-2dstudent--{student.server}$").split()
         student.uid = int(container_env(student.container)["NB_UID"])
         owner = as_user(student, f"stat -c %u {COURSE}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb").stdout.strip()
         assert owner == str(student.uid), "the assignment was fetched into the student's home, as the student"
