@@ -218,6 +218,7 @@ function resolveLti13Platforms(env: EnvironmentSettings, field: (key: string) =>
   const platforms: ResolvedLti13Platform[] = [];
   if (!lti13.enabled) {
     if (lti13.platforms.length > 0) add(field('lti13.platforms'), 'only used when lti13.enabled is true; enable LTI 1.3 or remove the platforms', lti13.platforms.length);
+    if (lti13.dynamicRegistration) add(field('lti13.dynamicRegistration'), 'registers LTI 1.3 platforms, so it needs lti13.enabled: true; enable LTI 1.3 or turn it off', true);
     return platforms;
   }
   if (lti13.issuer !== undefined) {

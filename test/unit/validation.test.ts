@@ -91,6 +91,7 @@ const CASES: Case[] = [
     path: 'environments[0].courses[0].gradePassback',
     message: /needs lti13.platforms\[0\].tokenUrl \(the OAuth2 token endpoint of https:\/\/canvas.example.test\)/,
   },
+  { name: 'dynamic registration while LTI 1.3 is off', mutate: (c) => { env0(c).lti13 = { enabled: false, dynamicRegistration: true }; }, path: 'environments[0].lti13.dynamicRegistration', message: /needs lti13.enabled: true/, value: true },
   { name: 'LTI 1.3 platforms while LTI 1.3 is off', mutate: (c) => { env0(c).lti13 = { enabled: false, platforms: [{ issuer: 'https://canvas.example.test', clientIds: ['c'], authorizeUrl: 'https://canvas.example.test/auth', jwksUrl: 'https://canvas.example.test/jwks' }] }; }, path: 'environments[0].lti13.platforms', message: /only used when lti13.enabled is true/ },
   { name: 'LTI 1.3 authorize URL over plain http', mutate: (c) => { env0(c).lti13 = { ...lti13, authorizeUrl: 'http://lms.example.test/auth' }; }, path: 'environments[0].lti13.authorizeUrl', message: /https:\/\/ URL/, value: 'http://lms.example.test/auth' },
   { name: 'LTI 1.3 without client ids', mutate: (c) => { env0(c).lti13 = { ...lti13, clientIds: [] }; }, path: 'environments[0].lti13.clientIds', message: /at least one client id/ },
