@@ -21,7 +21,16 @@ from conftest import User
 from harness import docker, say, timed
 from lti_platform import LIS
 from stack_config import PREFIX
-from teaching import ASSIGNMENT, RIGHT, as_user, check_page_next, collect_and_autograde, container_env
+from teaching import (
+    ASSIGNMENT,
+    RIGHT,
+    as_user,
+    check_page_next,
+    collect_and_autograde,
+    container_env,
+    gradebook_scores,
+    inbound,
+)
 
 pytestmark = pytest.mark.during_class
 
@@ -113,6 +122,8 @@ nbgrader submit {ASSIGNMENT} --course {COURSE}
             pytest.fail(f"no score for {student.name} in the link's line item after autograde:\n{out[-2000:]}")
         assert scores[student.name]["scoreGiven"] == scores[student.name]["scoreMaximum"] == 2.0, scores
         say(f"    {student.name}'s score in the link's line item: {scores[student.name]['scoreGiven']}")
+        # The class has one more submission and grade now: what destroy and redeploy (step 7) keep.
+        e2e.facts["inbound"], e2e.facts["scores"] = inbound(COURSE), gradebook_scores(COURSE)
 
     r = deep_linking_request(e2e, User("dl-student-asks", COURSE, "student", "lti13", session=e2e.browser()), "student")
     assert r.status_code == 403 and "Only instructors" in r.text, (r.status_code, r.text[:300])
