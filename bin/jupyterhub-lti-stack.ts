@@ -6,20 +6,22 @@
  *   jupyterhub-lti-stack setup
  *   jupyterhub-lti-stack synth   [--config FILE]
  *   jupyterhub-lti-stack diff    <env> [--config FILE]
- *   jupyterhub-lti-stack deploy  <env> [--config FILE]
+ *   jupyterhub-lti-stack plan    <env> [--config FILE] [--json | --markdown]
+ *   jupyterhub-lti-stack deploy  <env> [--config FILE] [--allow-data-loss]
  *   jupyterhub-lti-stack destroy <env> [--config FILE] [--purge]
  *   jupyterhub-lti-stack outputs <env> [--show-secrets] [--json] [--lms LMS [--lti 1.1|1.3]]
  *   jupyterhub-lti-stack registration-token <env> [--hours N]
  *   jupyterhub-lti-stack registrations <env>
  */
 import { spawnSync, SpawnSyncOptions } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../constructs/built-image';
 import { loadConfig } from '../constructs/config/load';
 import { LABELS } from '../constructs/contract';
 import { StackNames } from '../constructs/naming';
+import { PlanJson, PlanSummary, renderMarkdown, renderText, summarizePlan } from './plan-summary';
 import { FormError, LMS_NAMES, LTI_VERSIONS, LmsName, LtiVersion, MASKED, TerraformOutputs, formEnvironment, isLmsName, isLtiVersion, lmsForms, renderForms } from './lms-forms';
 
 const USAGE = `usage: jupyterhub-lti-stack <command> [environment] [options]
@@ -29,7 +31,10 @@ commands:
                      in a local mirror, the local stand-in base images (offline machines)
   synth              synthesize every environment of the config into the output directory
   diff <env>         plan one environment (what a deploy would change)
-  deploy <env>       deploy one environment, wait until its hub answers, print its LMS values
+  plan <env>         the plan of one environment summarized for reviewers: per component and
+                     course, what users will feel; exit 0 no change, 2 changes, 3 data loss
+  deploy <env>       deploy one environment, wait until its hub answers, print its LMS values;
+                     refuses a plan that deletes or replaces a data volume (see plan)
   destroy <env>      remove one environment and its users' servers; data volumes stay
                      unless --purge (the next deploy reattaches them)
   outputs <env>      the environment's LMS registration values; with --lms, the filled-in
@@ -47,7 +52,9 @@ options:
                      default $JHLTI_BASE_IMAGES, "local" for the embedded demo
   --purge            destroy: also delete hub DB, exchange, course and home volumes
   --show-secrets     outputs: include the sensitive values
-  --json             outputs: as JSON
+  --json             outputs, plan: as JSON
+  --markdown         plan: as Markdown (for a pull-request comment)
+  --allow-data-loss  deploy: apply a plan that deletes or replaces data volumes
   --lms LMS          outputs: the registration form of moodle, canvas, openedx or openhpi
   --lti VERSION      outputs --lms: only LTI 1.1 or 1.3 (default: every version the
                      environment enables)
@@ -73,12 +80,15 @@ export interface Options {
   readonly lti?: LtiVersion;
   readonly skipSetup: boolean;
   readonly hours?: number;
+  readonly markdown: boolean;
+  readonly allowDataLoss: boolean;
 }
 
 const COMMANDS: Record<string, { readonly env: boolean; readonly setup: readonly string[] }> = {
   setup: { env: false, setup: ['engine', 'terraform', 'providers', 'base-images', 'env'] },
   synth: { env: false, setup: [] },
   diff: { env: true, setup: ['engine', 'terraform', 'providers', 'env'] },
+  plan: { env: true, setup: ['engine', 'terraform', 'providers', 'env'] },
   deploy: { env: true, setup: ['engine', 'terraform', 'providers', 'env'] },
   destroy: { env: true, setup: ['engine', 'terraform', 'providers', 'env'] },
   outputs: { env: true, setup: [] },
@@ -96,7 +106,7 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
       const v = argv[++i];
       if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
       values[a] = v;
-    } else if (['--purge', '--show-secrets', '--json', '--skip-setup', '--help', '-h'].includes(a)) {
+    } else if (['--purge', '--show-secrets', '--json', '--markdown', '--allow-data-loss', '--skip-setup', '--help', '-h'].includes(a)) {
       flags.add(a);
     } else if (a.startsWith('-')) {
       throw new UsageError(`unknown option ${a}`);
@@ -112,7 +122,11 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
   if (spec.env && environment === undefined) throw new UsageError(`${command} needs an environment name, e.g. "${command} demo"`);
   if ((!spec.env && environment !== undefined) || rest.length > 0) throw new UsageError(`unexpected argument "${spec.env ? rest[0] : environment}"`);
   if (flags.has('--purge') && command !== 'destroy') throw new UsageError('--purge only goes with destroy');
-  if ((flags.has('--show-secrets') || flags.has('--json')) && command !== 'outputs') throw new UsageError('--show-secrets and --json only go with outputs');
+  if (flags.has('--show-secrets') && command !== 'outputs') throw new UsageError('--show-secrets only goes with outputs');
+  if (flags.has('--json') && command !== 'outputs' && command !== 'plan') throw new UsageError('--json only goes with outputs and plan');
+  if (flags.has('--markdown') && command !== 'plan') throw new UsageError('--markdown only goes with plan');
+  if (flags.has('--markdown') && flags.has('--json')) throw new UsageError('--json or --markdown, not both');
+  if (flags.has('--allow-data-loss') && command !== 'deploy') throw new UsageError('--allow-data-loss only goes with deploy');
   const lms = values['--lms'];
   const lti = values['--lti'];
   if ((lms !== undefined || lti !== undefined) && command !== 'outputs') throw new UsageError('--lms and --lti only go with outputs');
@@ -139,6 +153,8 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
     lms,
     lti,
     skipSetup: flags.has('--skip-setup') || environ.JHLTI_SKIP_SETUP === '1',
+    markdown: flags.has('--markdown'),
+    allowDataLoss: flags.has('--allow-data-loss'),
     ...(hours !== undefined ? { hours } : {}),
   };
 }
@@ -201,6 +217,11 @@ class Cli {
         return 0;
       case 'diff':
         return this.cdktf('diff', this.o.environment as string, '--skip-provider-lock');
+      case 'plan': {
+        const summary = this.planned();
+        process.stdout.write(this.o.json ? `${JSON.stringify(summary, null, 2)}\n` : this.o.markdown ? renderMarkdown(summary) : renderText(summary));
+        return summary.exitCode;
+      }
       case 'deploy':
         return this.deploy();
       case 'destroy':
@@ -247,8 +268,44 @@ class Cli {
     return this.exec(this.env.TERRAFORM_BINARY_NAME || 'terraform', [`-chdir=${this.stackDir}`, ...args], options);
   }
 
+  /**
+   * The environment's plan, summarized (plan-summary.ts). Synthesized without the data volumes'
+   * prevent_destroy, so a plan that would delete one shows it (as data loss) instead of failing.
+   */
+  private planned(): PlanSummary {
+    const env = this.o.environment as string;
+    const protect = this.env.JHLTI_PURGE_DATA;
+    this.env.JHLTI_PURGE_DATA = '1';
+    try {
+      this.cdktf('synth');
+    } finally {
+      if (protect === undefined) delete this.env.JHLTI_PURGE_DATA;
+      else this.env.JHLTI_PURGE_DATA = protect;
+    }
+    this.terraform(['init', '-input=false'], { stdio: ['ignore', 'ignore', 'inherit'] });
+    // The plan file holds the state's secret values: it lives only as long as this reading.
+    const planFile = join(this.stackDir, 'jhlti.tfplan');
+    try {
+      this.terraform(['plan', '-input=false', '-lock=false', '-no-color', `-out=${planFile}`], { stdio: ['ignore', 'ignore', 'inherit'] });
+      const shown = this.terraform(['show', '-json', planFile], { stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 256 * 1024 * 1024 }).stdout;
+      return summarizePlan(env, JSON.parse(shown) as PlanJson);
+    } finally {
+      rmSync(planFile, { force: true });
+    }
+  }
+
   private deploy(): number {
     const env = this.o.environment as string;
+    const summary = this.planned();
+    if (summary.dataLoss) {
+      process.stderr.write(renderText(summary));
+      if (!this.o.allowDataLoss) {
+        this.say(`refused: this deploy of ${env} would lose data (above); keep the data (e.g. leave the course in the config) or deploy with --allow-data-loss`);
+        return 3;
+      }
+      this.say('--allow-data-loss: deploying a plan that loses data');
+      this.env.JHLTI_PURGE_DATA = '1';
+    }
     this.say(`deploy ${env} (config: ${this.env.JHLTI_CONFIG ?? 'embedded demo'}, base images: ${this.env.JHLTI_BASE_IMAGES || 'official'})`);
     const t0 = Date.now();
     this.cdktf('deploy', env, '--auto-approve', '--skip-provider-lock');
