@@ -95,7 +95,7 @@ const RULES: readonly Rule[] = [
   { match: /^proxy_container_/, component: 'proxy', impact: restart('the proxy', 'every open session is dropped (users reload; servers keep running)') },
   { match: /^proxy_image_/, component: 'proxy image', impact: image('the proxy image', 'the proxy restarts with it') },
   { match: /^networks_/, component: 'networks', impact: restart('a Docker network of the stack', 'containers on it are recreated: a full outage') },
-  { match: /^demo-launcher_/, component: 'demo launcher', impact: restart('the demo launcher', 'its page reloads') },
+  { match: /^(demo-launcher_|launcher-network)/, component: 'demo launcher', impact: restart('the demo launcher', 'its page reloads') },
   { match: /^tls-cert_/, component: 'TLS certificate', impact: secret("the proxy's TLS certificate", 'LMSs that trust the self-signed certificate must get the new tls_certificate_pem') },
   { match: /^secrets_lti11-(consumer-key|shared-secret)_/, component: 'LTI 1.1 credentials', impact: secret('the LTI 1.1 consumer key or shared secret', 'every LMS registration must get the new lti11_consumer_key and lti11_shared_secret (outputs --show-secrets)') },
   { match: /^secrets_signing-key-([a-z0-9-]+)_/, component: 'tool signing key', impact: secret("a tool signing key", 'platforms fetch the keyset (lti13_jwks_url) again; LMSs with the public key pasted in must get the new one') },
