@@ -264,6 +264,11 @@ class Cli {
     return this.exec(process.execPath, [this.cdktfBinary(), ...args, '--output', this.outdir]).status;
   }
 
+  /** cdktf with its output on stderr (stdout stays for a command's own result, e.g. plan --json). */
+  private cdktfQuiet(...args: string[]): number {
+    return this.exec(process.execPath, [this.cdktfBinary(), ...args, '--output', this.outdir], { stdio: ['ignore', process.stderr, 'inherit'] }).status;
+  }
+
   private terraform(args: readonly string[], options: SpawnSyncOptions & { check?: boolean } = {}): { status: number; stdout: string } {
     return this.exec(this.env.TERRAFORM_BINARY_NAME || 'terraform', [`-chdir=${this.stackDir}`, ...args], options);
   }
@@ -277,7 +282,7 @@ class Cli {
     const protect = this.env.JHLTI_PURGE_DATA;
     this.env.JHLTI_PURGE_DATA = '1';
     try {
-      this.cdktf('synth');
+      this.cdktfQuiet('synth');
     } finally {
       if (protect === undefined) delete this.env.JHLTI_PURGE_DATA;
       else this.env.JHLTI_PURGE_DATA = protect;

@@ -80,7 +80,9 @@ const secret = (what: string, then: string) => (action: Change['action']) =>
 const image = (what: string, when: string) => (action: Change['action']) =>
   action === 'delete'
     ? { impact: `${what} is removed`, severity: 'info' as const }
-    : { impact: `${what} is ${action === 'create' ? 'built' : 'rebuilt'}: ${when}`, severity: 'info' as const };
+    : action === 'create'
+      ? { impact: `${what} is built`, severity: 'info' as const }
+      : { impact: `${what} is rebuilt: ${when}`, severity: 'info' as const };
 
 /** Construct path prefixes of the logical ids (see constructs/environment.ts). */
 const RULES: readonly Rule[] = [
