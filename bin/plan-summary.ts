@@ -107,6 +107,9 @@ const RULES: readonly Rule[] = [
   { match: /^secrets_service-token-([a-z0-9_-]+)_/, component: 'service token', impact: secret('a service token', 'its service (grader or idle culler) restarts') },
 ];
 
+/** Container attributes Docker changes on a running container (docker update): no restart. */
+const LIVE_CONTAINER_ATTRIBUTES = new Set(['memory', 'memory_swap', 'cpu_shares', 'cpu_set', 'restart', 'max_retry_count']);
+
 function actionOf(actions: readonly string[]): Change['action'] | undefined {
   if (actions.includes('delete') && actions.includes('create')) return 'replace';
   if (actions.includes('create')) return 'create';
@@ -132,7 +135,12 @@ export function summarizePlan(environment: string, plan: PlanJson): PlanSummary 
     const rule = RULES.map((r) => ({ r, m: rc.name.match(r.match) })).find((x) => x.m !== null);
     const course = rc.name.match(/^course-([a-z0-9_-]+?)_/)?.[1];
     const secretResource = rc.type === 'random_bytes' || rc.type === 'tls_private_key';
-    const { impact, severity } = rule ? rule.r.impact(action, rule.m as RegExpMatchArray) : { impact: `${rc.type} ${action}`, severity: 'info' as Severity };
+    let { impact, severity } = rule ? rule.r.impact(action, rule.m as RegExpMatchArray) : { impact: `${rc.type} ${action}`, severity: 'info' as Severity };
+    const attributes = action === 'update' && !secretResource ? changedAttributes(rc.change.before, rc.change.after) : [];
+    if (rc.type === 'docker_container' && action === 'update' && attributes.length > 0 && attributes.every((a) => LIVE_CONTAINER_ATTRIBUTES.has(a))) {
+      impact = `${rule?.r.component ?? 'the container'} is changed while it runs (its limits), no restart`;
+      severity = 'info';
+    }
     changes.push({
       address: rc.address,
       action,
@@ -140,7 +148,7 @@ export function summarizePlan(environment: string, plan: PlanJson): PlanSummary 
       component: rule?.r.component ?? rc.type,
       impact,
       severity,
-      attributes: action === 'update' && !secretResource ? changedAttributes(rc.change.before, rc.change.after) : [],
+      attributes,
     });
   }
   const order: Record<Severity, number> = { 'data-loss': 0, disruptive: 1, info: 2 };

@@ -43,14 +43,17 @@ def test_plan_summaries_of_real_changes(e2e):
             code, s = summary(e2e)
             assert (code, s["changes"], s["dataLoss"]) == (0, [], False), s
 
-            # A course's memory limit: the limits travel in stack.json, so the hub restarts; no data moves.
+            # A course's memory limit: the limits travel in stack.json, so the hub restarts; the
+            # course's grader gets the limit while it runs; no data moves.
             e2e.courses = [dataclasses.replace(c, limits={"memory": "640M", "cpus": 0.5}) if c.id == "physics" else c
                            for c in courses]
             e2e.write_config()
             code, s = summary(e2e)
             say("    memory limit of physics:\n" + plan(e2e).stdout.rstrip())
             assert code == 2 and not s["dataLoss"], s
-            assert [(c["component"], c["action"]) for c in s["changes"]] == [("hub", "replace")], s["changes"]
+            assert [(c["scope"], c["component"], c["action"], c["severity"]) for c in s["changes"]] == [
+                ("environment", "hub", "replace", "disruptive"),
+                ("course physics", "grader (formgrader)", "update", "info")], s["changes"]
 
             # A course added: its own resources under it, the hub restart (stack.json) under the environment.
             e2e.courses = courses + [Course("bio", "Biology (plan only)", "ctx-e2e-bio")]

@@ -74,7 +74,8 @@ describe('plan summaries', () => {
     expect(image?.impact).toMatch(/next server start; running servers keep theirs/);
     expect(image?.severity).toBe('info');
     const proxy = s.changes.find((c) => c.component === 'proxy');
-    expect(proxy).toMatchObject({ action: 'update', attributes: ['memory'], severity: 'disruptive' });
+    expect(proxy).toMatchObject({ action: 'update', attributes: ['memory'], severity: 'info' });
+    expect(proxy?.impact).toMatch(/while it runs .* no restart/);
     expect(renderText(s)).not.toContain('200');
   });
 });
