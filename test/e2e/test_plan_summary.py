@@ -1,7 +1,7 @@
 """`plan e2e` on the deployed class: real Terraform plans of config changes, summarized for a
-reviewer (bin/plan-summary.ts): no change, a course's memory limit, a course added, a course
-removed (its volume: data loss, exit 3, and the deploy refuses it). The config goes back as it
-was; nothing here is deployed.
+reviewer (bin/plan-summary.ts): no change, a course's memory limit, a course added, a course's
+image, the hostname, a course removed (its volume: data loss, exit 3, and the deploy refuses it).
+The config goes back as it was; nothing here is deployed.
 
 Needs the class of test_e2e.py in session: marked `during_class`."""
 
@@ -65,6 +65,27 @@ def test_plan_summaries_of_real_changes(e2e):
             assert all(c["action"] == "create" for c in bio), bio
             markdown = plan(e2e, "--markdown").stdout
             assert "**course bio**" in markdown and "<details>" in markdown
+
+            # A course's image (another base): rebuilt, effective at the next server start.
+            doc = json.loads(e2e.stack.config_file.read_text())
+            for course in doc["environments"][0]["courses"]:
+                if course["id"] == "algebra":
+                    course["notebookBase"] = "jhlti-local/base-notebook:another-tag"
+            e2e.stack.config_file.write_text(json.dumps(doc))
+            code, s = summary(e2e)
+            assert code == 2 and not s["dataLoss"], s
+            image = [c for c in s["changes"] if c["scope"] == "course algebra" and c["component"] == "notebook image"]
+            assert [c["action"] for c in image] == ["replace"] and "next server start" in image[0]["impact"], s["changes"]
+
+            # Another hostname: a new certificate, which LMSs that trust it must get.
+            doc = json.loads(e2e.stack.config_file.read_text())
+            doc["environments"][0]["hostname"] = "jupyter.e2e.test"
+            e2e.stack.config_file.write_text(json.dumps(doc))
+            code, s = summary(e2e)
+            assert code == 2 and not s["dataLoss"], s
+            tls = [c for c in s["changes"] if c["component"] == "TLS certificate"]
+            assert tls and all(c["action"] == "replace" and "tls_certificate_pem" in c["impact"] for c in tls), s["changes"]
+            say("    hostname changed:\n" + plan(e2e).stdout.rstrip())
 
             # A course removed: its volume would be deleted. Data loss, loudly; the deploy refuses.
             e2e.courses = [c for c in courses if c.id != "physics"]
