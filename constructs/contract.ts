@@ -153,6 +153,9 @@ export const ORIGIN_PATTERN =
 export const SERVER_NAME_MAX = 30;
 export const SERVER_NAME_PATTERN = '^[a-z](?:[a-z0-9]|-(?=[a-z0-9])){0,29}$';
 
+/** What an assignment link (deep linking, custom parameter `assignment`) may name: an nbgrader assignment folder. */
+export const ASSIGNMENT_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.+ -]{0,99}$';
+
 /** Longest name Docker's embedded DNS resolves (one DNS label). */
 export const DNS_LABEL_MAX = 63;
 /** Smallest memory limit a server can start with (Docker itself refuses below 6 MB). */
@@ -204,7 +207,7 @@ export function contractDocument(stackSchema: unknown): Record<string, unknown> 
     signing_key_file_template: signingKeyFile('{name}'),
     built_in_services: snakeKeys(BUILT_IN_SERVICES),
     url_paths: snakeKeys(URL_PATHS),
-    patterns: { course_id: COURSE_ID_PATTERN, origin: ORIGIN_PATTERN, server_name: SERVER_NAME_PATTERN },
+    patterns: { course_id: COURSE_ID_PATTERN, origin: ORIGIN_PATTERN, server_name: SERVER_NAME_PATTERN, assignment_name: ASSIGNMENT_NAME_PATTERN },
     min_memory_bytes: MIN_MEMORY_BYTES,
     min_cpus: MIN_CPUS,
     labels: snakeKeys(LABELS),

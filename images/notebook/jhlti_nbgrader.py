@@ -222,8 +222,8 @@ class CourseListHandler(course_list.CourseListHandler):
         return formgrader_links(courses, self.get_base_url(), os.environ.get("JUPYTERHUB_BASE_URL") or "/")
 
 
-# What an assignment link may name (the hub checks the same before it leads here).
-ASSIGNMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+ -]{0,99}$")
+# What an assignment link may name (the contract's pattern; the hub checks the same before it leads here).
+ASSIGNMENT_NAME = re.compile(contract()["patterns"]["assignment_name"])
 
 
 def _page(title: str, text: str, link: str) -> str:

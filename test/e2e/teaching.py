@@ -92,10 +92,11 @@ def hub_user(e2e, user) -> dict:
     return r.json()
 
 
-def land(e2e, user, location: str, timeout: float = 180) -> list[str]:
+def land(e2e, user, location: str, timeout: float = 180, ends_at: str = "lab") -> list[str]:
     """Only what a browser does after the launch: go where it leads, into the course's server,
     through the progress page while it starts (whose script reloads it when the server is ready),
-    until JupyterLab answers. Returns the URL path of each page on the way."""
+    until JupyterLab answers at `ends_at` (relative to the server). Returns the URL path of each
+    page on the way."""
     # A link naming an assignment (custom assignment=...) goes on to it (jhlti/assignment).
     assert urlsplit(location).path == f"/hub/spawn/{user.name}/{user.server}", location
     trail, url = [], e2e.url(location)
@@ -113,7 +114,7 @@ def land(e2e, user, location: str, timeout: float = 180) -> list[str]:
             time.sleep(0.5)
             continue
         break
-    assert r.status_code == 200 and r.url.endswith(f"/user/{user.name}/{user.server}/lab"), (r.status_code, r.url, trail)
+    assert r.status_code == 200 and urlsplit(r.url).path == f"/user/{user.name}/{user.server}/{ends_at}", (r.status_code, r.url, trail)
     assert "JupyterLab" in r.text, r.text[:300]
     return trail
 

@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from conftest import User
 from harness import CLI, OUTDIR, docker, run, say, timed
 from lti_platform import LIS
 from stack_config import (
@@ -194,10 +195,10 @@ def test_dynamic_registration_with_the_lms(deployed):
             e2e.platforms = [entry]
             e2e.write_config()
             e2e.stack.deploy()
-            session = e2e.browser()
-            r = e2e.lms.lti13.launch(session, e2e.url(""), sub="dr-student", roles=[LIS + "membership#Learner"],
+            student = User("dr-student", "algebra", "student", "lti13", session=e2e.browser())
+            r = e2e.lms.lti13.launch(student.session, e2e.url(""), sub=student.name, roles=[LIS + "membership#Learner"],
                                      context={"id": "ctx-e2e-algebra", "label": "algebra"},
-                                     on_page=lambda page: _check_page_next(e2e, session, page))
+                                     on_page=lambda page: check_page_next(e2e, student, page))
             assert r.status_code == 302 and r.headers["Location"].startswith("/hub/spawn/dr-student/"), (r.status_code, r.text[:300])
             say(f"    a launch from the new registration ({entry['clientIds'][0]}) -> {r.headers['Location']}")
         finally:
@@ -206,9 +207,3 @@ def test_dynamic_registration_with_the_lms(deployed):
             if started_lms:
                 e2e.stop_lms()
 
-
-def _check_page_next(e2e, session, r):
-    """teaching.check_page_next for a session without a User."""
-    from types import SimpleNamespace
-
-    return check_page_next(e2e, SimpleNamespace(session=session), r)

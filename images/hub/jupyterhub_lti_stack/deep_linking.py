@@ -29,7 +29,7 @@ import jwt
 from jupyterhub.handlers import BaseHandler
 from tornado.web import HTTPError
 
-from .contract import PATHS, URL_PATHS
+from .contract import CONTRACT, PATHS, URL_PATHS
 from .passback import resource_id
 
 MESSAGE_TYPE_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/message_type"
@@ -45,7 +45,7 @@ RESOURCE_LINK = "ltiResourceLink"
 CHOICE_SECONDS = 30 * 60
 RESPONSE_SECONDS = 10 * 60
 # What nbgrader accepts as an assignment (directory) name, and what a custom parameter may name.
-ASSIGNMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+ -]{0,99}$")
+ASSIGNMENT_NAME = re.compile(CONTRACT["patterns"]["assignment_name"])
 
 
 @dataclass(frozen=True)
