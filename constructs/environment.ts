@@ -76,7 +76,11 @@ export interface TeachingEnvironmentSettings {
   /** @default self-signed ECDSA P-256 */
   readonly tls?: TlsOptions;
   /** LTI 1.1 with a generated consumer key and secret. @default { enabled: true } */
-  readonly lti11?: { readonly enabled?: boolean };
+  /**
+   * LTI 1.1 with a generated consumer key and shared secret; raising `secretVersion` rotates the
+   * shared secret (the consumer key stays). @default { enabled: true, secretVersion: 1 }
+   */
+  readonly lti11?: { readonly enabled?: boolean; readonly secretVersion?: number };
   /** @default { enabled: false } */
   readonly lti13?: Lti13Options;
   /** How the LMS opens the tool. @default { mode: "window" } (JupyterHub refuses framing) */
@@ -182,7 +186,7 @@ export class TeachingEnvironment extends Construct {
       hostname: settings.hostname,
       stackDir: props.stackDir ?? join(process.cwd(), 'cdktf.out', 'stacks', scopeStackId(this)),
     });
-    this.secrets = new HubSecrets(this, 'secrets', { lti11: settings.lti11.enabled, signingKeys: settings.lti13.enabled ? settings.lti13.signingKeys : [] });
+    this.secrets = new HubSecrets(this, 'secrets', { lti11: settings.lti11.enabled, lti11SecretVersion: settings.lti11.secretVersion, signingKeys: settings.lti13.enabled ? settings.lti13.signingKeys : [] });
     this.exchange = new DataVolume(this, 'exchange', { names, name: names.exchange, role: 'exchange', protect: this.protectData });
     // Which uid each hub user's server runs as: written by the hub, read by graders to reject
     // submissions filed under another student's name. Never mounted into user servers.

@@ -7,6 +7,12 @@ export interface HubSecretsProps {
   /** Generate the LTI 1.1 consumer key and shared secret. */
   readonly lti11: boolean;
   /**
+   * Generation of the LTI 1.1 shared secret: any other value than the deployed one generates a
+   * new secret. 1 adds no keeper, so stacks deployed before this setting keep their secret.
+   * @default 1
+   */
+  readonly lti11SecretVersion?: number;
+  /**
    * Names of the tool's LTI 1.3 signing keys to generate (RSA, tls provider), the signing one first.
    * @default [] (no LTI 1.3)
    */
@@ -42,7 +48,8 @@ export class HubSecrets extends Construct {
     this.idleCullerToken = this.hex('service-token-idle-culler');
     if (props.lti11) {
       this.lti11ConsumerKey = this.hex('lti11-consumer-key');
-      this.lti11SharedSecret = this.hex('lti11-shared-secret');
+      const version = props.lti11SecretVersion ?? 1;
+      this.lti11SharedSecret = this.hex('lti11-shared-secret', version === 1 ? undefined : { version: String(version) });
     }
     // One resource per name: rotating adds and later removes keys, never regenerates one in place.
     this.signingKeys = new Map(
@@ -50,8 +57,8 @@ export class HubSecrets extends Construct {
     );
   }
 
-  private hex(id: string): string {
-    return new Bytes(this, id, { length: 32 }).hex;
+  private hex(id: string, keepers?: Record<string, string>): string {
+    return new Bytes(this, id, { length: 32, keepers }).hex;
   }
 
   /** A new API token for a course's grader service. */

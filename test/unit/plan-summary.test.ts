@@ -58,8 +58,8 @@ describe('plan summaries', () => {
       ],
     });
     expect(s.changes).toHaveLength(1);
-    expect(s.changes[0]).toMatchObject({ component: 'LTI 1.1 credentials', action: 'replace', severity: 'disruptive', attributes: [] });
-    expect(s.changes[0].impact).toMatch(/lti11_consumer_key and lti11_shared_secret/);
+    expect(s.changes[0]).toMatchObject({ component: 'LTI 1.1 shared secret', action: 'replace', severity: 'disruptive', attributes: [] });
+    expect(s.changes[0].impact).toMatch(/rotated: LTI 1.1 launches fail until every LMS registration has the new lti11_shared_secret/);
     for (const text of [renderText(s), renderMarkdown(s), JSON.stringify(s)]) expect(text).not.toContain('c0ffee00secret');
   });
 

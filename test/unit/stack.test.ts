@@ -310,3 +310,29 @@ describe('the tool\'s LTI 1.3 signing keys', () => {
     expect(Object.values(resources(json.plain, 'docker_container')).map((c) => c.name)).not.toContain('jhlti-plain-launcher');
   });
 });
+
+describe('the LTI 1.1 shared secret', () => {
+  const plain = (lti11?: object) =>
+    resolveConfig({ version: 1, environments: [{ name: 'plain', lti11, courses: [{ id: 'intro101', title: 'Intro', contexts: ['c1'] }] }] }, 'inline', { baseImages: 'official', caBundle: '' });
+  const secretOf = (lti11?: object) => resources(synthConfig(plain(lti11)).json.plain, 'random_bytes');
+
+  test('version 1 (the default) adds no keeper, so stacks deployed before the setting keep their secret', () => {
+    const bytes = secretOf();
+    const [id, secret] = Object.entries(bytes).find(([k]) => k.startsWith('secrets_lti11-shared-secret_'))!;
+    expect(secret).toEqual({ length: 32 });
+    expect(secretOf({ secretVersion: 1 })[id]).toEqual({ length: 32 });
+  });
+
+  test('a higher secretVersion is a keeper of the secret only: the consumer key and its id stay', () => {
+    const before = secretOf();
+    const after = secretOf({ secretVersion: 2 });
+    expect(Object.keys(after)).toEqual(Object.keys(before));
+    const [id, secret] = Object.entries(after).find(([k]) => k.startsWith('secrets_lti11-shared-secret_'))!;
+    expect(secret).toEqual({ length: 32, keepers: { version: '2' } });
+    for (const [other, value] of Object.entries(after)) if (other !== id) expect(value).toEqual(before[other]);
+  });
+
+  test.each([[0], [1.5], ['2']])('secretVersion %p is refused with the field and the fix', (secretVersion) => {
+    expect(() => plain({ secretVersion })).toThrow(/lti11\.secretVersion/);
+  });
+});
