@@ -10,7 +10,7 @@
  */
 
 /** Version of stack.json and of this contract; the hub refuses any other. */
-export const CONTRACT_VERSION = 5;
+export const CONTRACT_VERSION = 6;
 
 /** Paths inside the stack's containers. */
 export const PATHS = {
@@ -105,7 +105,10 @@ export const SIGNING_KEY_NAME_PATTERN = '^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,3
 export const SIGNING_KEY_RSA_BITS = 2048;
 
 /** JupyterHub services the stack declares besides the course graders (course ids must differ). */
-export const BUILT_IN_SERVICES = { idleCuller: 'idle-culler' } as const;
+export const BUILT_IN_SERVICES = { idleCuller: 'idle-culler', prewarm: 'jhlti-prewarm' } as const;
+
+/** Session times of pre-warm schedules: a weekday and a 24-hour time, e.g. "mon 09:15". */
+export const PREWARM_SESSION_PATTERN = '^(mon|tue|wed|thu|fri|sat|sun) ([01][0-9]|2[0-3]):[0-5][0-9]$';
 
 /** URL paths on the public hub URL. */
 export const URL_PATHS = {

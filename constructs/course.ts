@@ -28,6 +28,8 @@ export interface ICourse {
   readonly cpus: number;
   /** The course's user servers stop when idle this long. */
   readonly idleCullSeconds: number;
+  /** When the known students' servers start ahead of sessions; undefined: no pre-warm. */
+  readonly prewarm?: CoursePrewarm;
   /** The grader service's URL as the hub reaches it. */
   readonly graderUrl: string;
   /** The hub user the formgrader acts as. */
@@ -37,6 +39,18 @@ export interface ICourse {
   readonly volumeName: string;
   /** Everything a server of this course needs present before the hub may spawn one. */
   readonly spawnDependencies: readonly ITerraformDependable[];
+}
+
+/** Pre-warm of a course's servers (the config's `courses[].prewarm`, resolved). */
+export interface CoursePrewarm {
+  /** Weekly session starts, "mon 09:15". */
+  readonly sessions: readonly string[];
+  /** IANA time zone of the session times. */
+  readonly timezone: string;
+  /** Servers start this long before a session. */
+  readonly leadMinutes: number;
+  /** Servers starting at once. */
+  readonly concurrency: number;
 }
 
 /** What a course takes from the environment it belongs to. */
@@ -80,6 +94,8 @@ export interface CourseProps {
   readonly cpus?: number;
   /** Stop the course's servers idle this long. @default the environment's */
   readonly idleCullSeconds?: number;
+  /** Start the known students' servers ahead of sessions. @default none */
+  readonly prewarm?: CoursePrewarm;
   /** API token of the course's grader service (sensitive). */
   readonly serviceToken: string;
 }
@@ -101,6 +117,7 @@ export class Course extends Construct implements ICourse {
   readonly memory: string;
   readonly cpus: number;
   readonly idleCullSeconds: number;
+  readonly prewarm?: CoursePrewarm;
   readonly graderUrl: string;
   readonly graderUser: string;
   readonly oauthClientId: string;
@@ -124,6 +141,7 @@ export class Course extends Construct implements ICourse {
     this.memory = props.memory ?? props.environment.limits.memory;
     this.cpus = props.cpus ?? props.environment.limits.cpus;
     this.idleCullSeconds = props.idleCullSeconds ?? props.environment.limits.idleCullSeconds;
+    this.prewarm = props.prewarm === undefined ? undefined : { ...props.prewarm, sessions: [...props.prewarm.sessions] };
     this.graderUser = `grader-${courseId}`;
     this.oauthClientId = `service-${courseId}`;
     this.graderUrl = `http://${names.grader(courseId)}:${PORTS.notebook}`;

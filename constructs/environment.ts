@@ -10,7 +10,7 @@ import { ImageProfile } from './config/images';
 import { toConfigIssues } from './config/issues';
 import { CourseRules, ResolvedCourse, ResolvedEnvironmentSettings, resolveEnvironmentSettings } from './config/rules';
 import { CourseSchema, EnvironmentSettingsInput, EnvironmentSettingsSchema, memoryBytes } from './config/schema';
-import { Course, ICourse } from './course';
+import { Course, CoursePrewarm, ICourse } from './course';
 import { DataVolume } from './data-volume';
 import { DEMO_LAUNCHER_FILES, DemoLauncher } from './demo-launcher';
 import { Hub } from './hub';
@@ -18,7 +18,7 @@ import { HttpProxy } from './http-proxy';
 import { StackNames, stackLabels } from './naming';
 import { StackNetworks } from './network';
 import { HubSecrets } from './secrets';
-import { renderStackFile } from './stack-file';
+import { StackFileCourse, renderStackFile } from './stack-file';
 import { StackTls } from './tls';
 
 /** TLS of the proxy: a self-signed certificate from the tls provider, or your own files. */
@@ -122,6 +122,11 @@ export interface CourseOptions {
   readonly limits?: { readonly memory?: string; readonly cpus?: number };
   /** Stop this course's servers idle this long. @default the environment's */
   readonly idleCullSeconds?: number;
+  /**
+   * Start the servers of the course's known students ahead of its weekly sessions (and when an
+   * instructor asks). @default none
+   */
+  readonly prewarm?: { readonly sessions?: readonly string[]; readonly timezone?: string; readonly leadMinutes?: number; readonly concurrency?: number };
 }
 
 export interface TeachingEnvironmentProps extends TeachingEnvironmentSettings {
@@ -284,6 +289,7 @@ export class TeachingEnvironment extends Construct {
       memory: course.limits.memory,
       cpus: course.limits.cpus,
       idleCullSeconds: course.idleCullSeconds,
+      prewarm: course.prewarm,
       serviceToken: this.secrets.addServiceToken(course.id),
     });
     this.coursesById.set(course.id, added);
@@ -418,6 +424,7 @@ export class TeachingEnvironment extends Construct {
         server_name: c.serverName,
         limits: { memory_bytes: memoryBytes(c.memory), cpus: c.cpus },
         idle_cull_seconds: c.idleCullSeconds,
+        prewarm: c.prewarm === undefined ? null : prewarmSchedule(c.prewarm),
         grader_user: c.graderUser,
         oauth_client_id: c.oauthClientId,
         service_token_file: serviceTokenFile(c.courseId),
@@ -428,4 +435,20 @@ export class TeachingEnvironment extends Construct {
 
 function scopeStackId(construct: Construct): string {
   return construct.node.scopes[1]?.node.id ?? construct.node.id;
+}
+
+const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+/** A course's pre-warm as the hub reads it: weekdays 0 (Monday) to 6, times as hour and minute. */
+function prewarmSchedule(p: CoursePrewarm): NonNullable<StackFileCourse['prewarm']> {
+  return {
+    sessions: p.sessions.map((session) => {
+      const [day, time] = session.split(' ');
+      const [hour, minute] = time.split(':').map(Number);
+      return { weekday: WEEKDAYS.indexOf(day), hour, minute };
+    }),
+    timezone: p.timezone,
+    lead_seconds: p.leadMinutes * 60,
+    concurrency: p.concurrency,
+  };
 }

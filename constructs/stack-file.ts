@@ -28,6 +28,17 @@ const StackCourseSchema = z.strictObject({
   server_name: z.string().regex(new RegExp(SERVER_NAME_PATTERN)).describe("the JupyterHub server name of this course's servers"),
   limits: z.strictObject({ memory_bytes: z.int().min(MIN_MEMORY_BYTES), cpus: z.number().min(MIN_CPUS) }).describe("this course's server limits"),
   idle_cull_seconds: z.int().min(0).describe("this course's servers stop when idle this long"),
+  prewarm: z
+    .strictObject({
+      sessions: z
+        .array(z.strictObject({ weekday: z.int().min(0).max(6).describe('0 = Monday'), hour: z.int().min(0).max(23), minute: z.int().min(0).max(59) }))
+        .describe('weekly session starts in timezone; empty: only when an instructor asks'),
+      timezone: nonEmpty.describe('IANA time zone'),
+      lead_seconds: z.int().min(60).describe('servers start this long before a session'),
+      concurrency: z.int().min(1).describe('servers starting at once'),
+    })
+    .nullable()
+    .describe("start the known students' servers ahead of sessions; null: no pre-warm"),
   grader_user: nonEmpty.describe('hub user the formgrader acts as (reserved: no launch may use it)'),
   oauth_client_id: nonEmpty.describe("the grader service's OAuth client id"),
   service_token_file: nonEmpty.describe("secret file with the grader service's API token"),

@@ -336,6 +336,13 @@ export class CourseRules {
       add(`${cat}.gradePassback`, `grade passback over LTI 1.3 needs ${noToken.field}.tokenUrl (the OAuth2 token endpoint of ${noToken.issuer}); set it, or turn gradePassback off`, true);
     }
 
+    if (course.prewarm !== undefined) {
+      const idle = course.idleCullSeconds ?? this.env.idleCullSeconds;
+      if (course.prewarm.leadMinutes * 60 >= idle) {
+        add(`${cat}.prewarm.leadMinutes`, `pre-warmed servers would stop idle (after ${idle} s, the course's idleCullSeconds) before the session starts; set leadMinutes below ${Math.ceil(idle / 60)} or raise idleCullSeconds`, course.prewarm.leadMinutes);
+      }
+    }
+
     const profile = this.env.imageProfile;
     const flavour = notebookFlavour(course.kernels);
     let notebookBase = course.notebookBase ?? PROFILES[profile].notebook[flavour];

@@ -4,7 +4,7 @@
  * (duplicates, collisions, files on disk) live in `./rules.ts`.
  */
 import { z } from 'zod';
-import { SIGNING_KEY_NAME_PATTERN } from '../contract';
+import { PREWARM_SESSION_PATTERN, SIGNING_KEY_NAME_PATTERN } from '../contract';
 import { COURSE_ID_PATTERN, GRADER_UID_MAX, GRADER_UID_MIN, HOSTNAME_PATTERN, IPV4_PATTERN, MIN_CPUS, MIN_MEMORY_BYTES, ORIGIN_PATTERN, UID_BASE } from '../contract';
 import { hasTemplateSequence } from '../terraform-text';
 
@@ -101,6 +101,41 @@ const idleCull = z
   .min(300, { error: 'idleCullSeconds must be at least 300 (5 minutes); students lose work more often below' })
   .max(7 * 24 * 3600);
 
+const TIME_ZONES: ReadonlySet<string> = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC']);
+
+const PrewarmSchema = z
+  .strictObject({
+    sessions: z
+      .array(
+        z
+          .string()
+          .trim()
+          .regex(new RegExp(PREWARM_SESSION_PATTERN), { error: 'a session is a weekday and a 24-hour time in prewarm.timezone, e.g. "mon 09:15" (mon, tue, wed, thu, fri, sat, sun)' }),
+      )
+      .max(50, { error: 'at most 50 weekly sessions' })
+      .default([])
+      .describe('Weekly session starts, e.g. ["mon 09:15", "thu 14:00"]; empty: only when an instructor triggers it.'),
+    timezone: z
+      .string()
+      .trim()
+      .refine((tz) => TIME_ZONES.has(tz), { error: 'prewarm.timezone must be an IANA time zone such as "Europe/Berlin" or "UTC"' })
+      .default('UTC')
+      .describe('IANA time zone of the session times (daylight saving included).'),
+    leadMinutes: z
+      .int({ error: 'prewarm.leadMinutes must be a whole number of minutes' })
+      .min(1, { error: 'prewarm.leadMinutes must be at least 1' })
+      .max(240, { error: 'prewarm.leadMinutes must be at most 240' })
+      .default(10)
+      .describe("Start servers this long before a session; shorter than the course's idleCullSeconds, or they stop again before class."),
+    concurrency: z
+      .int({ error: 'prewarm.concurrency must be a whole number' })
+      .min(1, { error: 'prewarm.concurrency must be at least 1' })
+      .max(64, { error: 'prewarm.concurrency must be at most 64' })
+      .default(2)
+      .describe('Servers starting at once while pre-warming (about the number of host cores).'),
+  })
+  .describe("Pre-warm: the known students' servers (everyone who launched into the course before) start ahead of each session, or when an instructor asks.");
+
 export const CourseSchema = z
   .strictObject({
     id: z
@@ -145,6 +180,7 @@ export const CourseSchema = z
       .boolean()
       .default(false)
       .describe("Send the course's nbgrader scores to the LMS after autograde (LTI 1.3 AGS line items and scores; LTI 1.1 Basic Outcomes)."),
+    prewarm: PrewarmSchema.optional().describe("Start the servers of the course's known students before its sessions. @default none (servers start at each launch)"),
     graderUid: z
       .int({ error: 'graderUid must be a whole number' })
       .min(GRADER_UID_MIN, { error: `graderUid must be at least ${GRADER_UID_MIN} (below are system users and jovyan)` })

@@ -2,12 +2,14 @@
 # Deployment facts come from stack.json and the secrets directory written by Terraform; paths and
 # file names from the contract both sides share (images/CONTRACT.md); the logic lives in the
 # jupyterhub_lti_stack package.
-from jupyterhub_lti_stack import hub, passback
+import secrets as token_source
+
+from jupyterhub_lti_stack import hub, passback, prewarm
 from jupyterhub_lti_stack.auth import LtiStackAuthenticator
 from jupyterhub_lti_stack.contract import PATHS, SECRET_FILES, START_CAPABILITIES
 from jupyterhub_lti_stack.keys import load_signing_keys
 from jupyterhub_lti_stack.spawner import CourseDockerSpawner
-from jupyterhub_lti_stack.stack import load_secrets, load_stack
+from jupyterhub_lti_stack.stack import load_secrets, load_stack, stack_path
 
 c = get_config()  # noqa: F821
 stack = load_stack()
@@ -23,7 +25,10 @@ c.JupyterHub.cleanup_servers = False  # redeploying the hub keeps notebooks runn
 c.ConfigurableHTTPProxy.should_start = False
 c.ConfigurableHTTPProxy.api_url = stack.proxy_api_url
 c.ConfigurableHTTPProxy.auth_token = secrets[SECRET_FILES["proxy_token"]]
-c.JupyterHub.tornado_settings = hub.tornado_settings(stack)
+# The pre-warm service's token: made at each start, never stored; the instructors' trigger
+# (prewarm.PrewarmHandler) acts with it too.
+prewarm_token = token_source.token_hex(32)
+c.JupyterHub.tornado_settings = {**hub.tornado_settings(stack), prewarm.TOKEN_SETTING: prewarm_token}
 
 # LTI 1.1 and/or LTI 1.3 launches, mapped to declared courses
 c.JupyterHub.authenticator_class = LtiStackAuthenticator
@@ -47,12 +52,12 @@ if stack.lti13.enabled:
 c.LtiStackAuthenticator.launch_db = PATHS["hub_launch_db"]
 
 # Grade passback: the graders post their courses' scores to the hub (passback.py)
-c.JupyterHub.extra_handlers = passback.handlers()
+c.JupyterHub.extra_handlers = passback.handlers() + prewarm.handlers()
 
 # Course groups, formgrader services and their roles exist before the first launch
 c.JupyterHub.load_groups = hub.groups(stack)
 c.JupyterHub.load_roles = hub.roles(stack)
-c.JupyterHub.services = hub.services(stack, secrets)
+c.JupyterHub.services = hub.services(stack, secrets, prewarm_token, str(stack_path()))
 
 # One server per (user, course): named servers, each from its course's image, limits and idle
 # timeout (spawner.py), with the user's own uid; a launch lands in its course's server

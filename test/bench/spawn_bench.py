@@ -6,6 +6,10 @@ e2e harness, and measures:
             volumes and network a user server gets) until its server answers HTTP
   single    LTI 1.1 launch -> user server answering through the proxy, distinct users, warm images
   rush      N simultaneous signed LTI 1.1 launches of distinct users (threads), hub CPU/memory
+  prewarm   an instructor pre-warms the course (its known students: the N=30 rush's users), then
+            the same N launch at once: LTI launch -> their server answering through the proxy
+  CPU       of every start: the user container's cgroup CPU when its server first answers, and
+            the hub container's CPU over the launch (its share), from the host's cgroup files
   redeploy  apply after a config-only change (idleCullSeconds) while the rush servers run
   plan      `terraform plan` with no changes (deployed stack) and for 20 courses (no state)
   synth     `npm run bench:synth`
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -32,6 +37,9 @@ import requests
 sys.dont_write_bytecode = True
 E2E_DIR = Path(__file__).resolve().parents[1] / "e2e"
 sys.path.insert(0, str(E2E_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cgroup import cpu_seconds  # noqa: E402
 
 # The e2e modules read the environment's name and port from stack_config at import: point them
 # at the bench environment before anything else imports them.
@@ -55,9 +63,13 @@ FLOOR_RUNS = int(os.environ.get("BENCH_FLOOR_RUNS", "10"))
 SINGLE_RUNS = int(os.environ.get("BENCH_SINGLE_RUNS", "10"))
 FLOOR_CONCURRENT = [int(n) for n in os.environ.get("BENCH_FLOOR_CONCURRENT", "10,30").split(",") if n]
 RUSH_SIZES = [int(n) for n in os.environ.get("BENCH_RUSH", "10,20,30").split(",")]
+PREWARM_CONCURRENCY = int(os.environ.get("BENCH_PREWARM_CONCURRENCY", "2"))
 READY_TIMEOUT = 300.0  # per launch, seconds
 POLL = 0.25  # seconds between readiness polls of one user
 RESULTS: dict = {}
+# The last recorded run before the start-of-class work (BENCHMARKS.md, 2026-11-22), printed next
+# to this run's numbers: CPU per start was measured then with a one-off script (2.2 CPU-s).
+BEFORE = {"floor_p50": 3.38, "single_p50": 4.56, "cpu_per_start": 2.2, "rush30_p95": 65.0, "rush30_single_ratio": 14.3}
 
 
 # --- config, stack ------------------------------------------------------------------------
@@ -73,7 +85,9 @@ def config(courses: list[tuple[str, str]], *, idle_cull_seconds: int) -> dict:
             "lti11": {"enabled": True},
             "limits": {"memory": "1G", "cpus": 1},
             "idleCullSeconds": idle_cull_seconds,
-            "courses": [{"id": c, "title": f"Bench {c}", "contexts": [ctx]} for c, ctx in courses],
+            # Pre-warm on the instructor's request (no weekly sessions), PREWARM_CONCURRENCY at once.
+            "courses": [{"id": c, "title": f"Bench {c}", "contexts": [ctx], "prewarm": {"concurrency": PREWARM_CONCURRENCY}}
+                        for c, ctx in courses],
         }],
     }
 
@@ -119,6 +133,7 @@ class User:
         self.session = bench.browser()
         self.error = ""
         self.seconds = None
+        self.cpu = None  # CPU seconds of its container when its server first answered
 
     @property
     def container(self) -> str:
@@ -142,6 +157,10 @@ class User:
             if r.status_code == 200:
                 server = r.json()["servers"].get(COURSE)
                 if server and server.get("ready"):
+                    try:
+                        self.cpu = cpu_seconds(self.container)
+                    except LookupError:
+                        self.cpu = None  # gone again: counted as a failure below
                     break
                 if not server and r.json().get("pending") is None:
                     raise AssertionError(f"{self.name}: server gone (spawn failed?)")
@@ -284,7 +303,7 @@ def measure_floor(bench: Bench, warm: User) -> dict:
         return out
     for e in env:
         args += ["-e", e]
-    times = []
+    times, cpu = [], []
     for i in range(FLOOR_RUNS):
         name = f"{PREFIX}-floor-{i}"
         t0 = time.monotonic()
@@ -305,10 +324,11 @@ def measure_floor(bench: Bench, warm: User) -> dict:
                 raise AssertionError(f"floor container {name} never answered {url}:\n" + docker("logs", name, check=False))
             time.sleep(0.05)
         times.append(time.monotonic() - t0)
+        cpu.append(cpu_seconds(name))
         docker("rm", "-f", name)
         docker("volume", "rm", f"{name}-home")
-        say(f"    floor run {i + 1}: {times[-1]:.2f} s")
-    result = summary(times)
+        say(f"    floor run {i + 1}: {times[-1]:.2f} s, {cpu[-1]:.2f} CPU-s")
+    result = {**summary(times), "cpu": summary(cpu)}
     # The same, N at once: what the machine itself allows for a rush (no hub involved)
     result["concurrent"] = {}
     for n in FLOOR_CONCURRENT:
@@ -347,21 +367,29 @@ def measure_floor(bench: Bench, warm: User) -> dict:
     return result
 
 
+def hub_cpu() -> float:
+    return cpu_seconds(f"{PREFIX}-hub")
+
+
 def measure_single(bench: Bench) -> dict:
-    times = []
+    times, cpu, hub = [], [], []
     users = []
     for i in range(SINGLE_RUNS):
         u = User(bench, f"single{i:02d}")
         users.append(u)
+        h0 = hub_cpu()
         times.append(u.launch_until_ready())
-        assert u.status() == 200
-        say(f"    single launch {u.name}: {times[-1]:.2f} s")
+        hub.append(hub_cpu() - h0)
+        assert u.status() == 200 and u.cpu is not None
+        cpu.append(u.cpu)
+        say(f"    single launch {u.name}: {times[-1]:.2f} s; CPU-s: server {u.cpu:.2f}, hub {hub[-1]:.2f}")
     stop_all(users)
-    return summary(times)
+    return {**summary(times), "cpu": summary(cpu), "hub_cpu": summary(hub)}
 
 
-def measure_rush(bench: Bench, n: int, tag: str, *, keep: bool = False) -> tuple[dict, list[User]]:
-    users = [User(bench, f"{tag}n{n}u{i:02d}") for i in range(n)]
+def measure_rush(bench: Bench, n: int, tag: str, *, keep: bool = False, names: list[str] | None = None) -> tuple[dict, list[User]]:
+    users = [User(bench, name) for name in names] if names else [User(bench, f"{tag}n{n}u{i:02d}") for i in range(n)]
+    h0 = hub_cpu()
     sampler = HubSampler()
     sampler.start()
     barrier = threading.Barrier(n)
@@ -381,18 +409,62 @@ def measure_rush(bench: Bench, n: int, tag: str, *, keep: bool = False) -> tuple
         t.join(READY_TIMEOUT + 120)
     wall = time.monotonic() - t0
     hub = sampler.result()
+    hub["cpu_seconds"] = hub_cpu() - h0
     ok = [u.seconds for u in users if u.seconds is not None and not u.error]
+    cpu = [u.cpu for u in users if u.cpu is not None and not u.error]
     errors = [f"{u.name}: {u.error}" for u in users if u.error]
     for e in errors[:5]:
         say(f"    FAILED {e}")
     result = {**(summary(ok) if ok else {}), "n": n, "ok": len(ok), "success": len(ok) / n, "wall": wall,
-              "hub": hub, "errors": errors}
+              "hub": hub, "errors": errors, "cpu": summary(cpu) if cpu else None,
+              "cpu_per_start": (sum(cpu) + hub["cpu_seconds"]) / len(cpu) if cpu else None}
     say(f"    rush N={n}: {len(ok)}/{n} ready; p50 {result.get('p50', float('nan')):.1f} s, p95 "
         f"{result.get('p95', float('nan')):.1f} s, max {result.get('max', float('nan')):.1f} s; hub CPU max "
         f"{hub['cpu_max']:.0f}% mean {hub['cpu_mean']:.0f}%, mem max {hub['mem_max_mib']:.0f} MiB")
     if not keep:
         result["stop_seconds"] = stop_all(users)
     return result, users
+
+
+def instructor(bench: Bench) -> requests.Session:
+    """The course's instructor, logged in by an LTI 1.1 launch (its redirect not followed)."""
+    s = bench.browser()
+    body = bench.consumer.sign({"user_id": "instructor", "roles": "Instructor", "context_id": CONTEXT,
+                                "resource_link_id": f"rl-{CONTEXT}", "launch_presentation_document_target": "window"})
+    r = bench.consumer.post(s, body)
+    assert r.status_code == 302, (r.status_code, r.text[:300])
+    return s
+
+
+def measure_prewarm(bench: Bench, names: list[str]) -> dict:
+    """The instructor presses "Start the servers now" (/hub/jhlti/prewarm/<course>); when every
+    known student's server runs, the N students launch at once as at the start of class."""
+    s = instructor(bench)
+    url = bench.url(f"/hub/jhlti/prewarm/{COURSE}")
+    page = s.get(url, timeout=60)
+    assert page.status_code == 200, (page.status_code, page.text[:300])
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
+    h0, t0 = hub_cpu(), time.monotonic()
+    r = s.post(url, data={"_xsrf": xsrf}, allow_redirects=False, timeout=60)
+    assert r.status_code == 302, (r.status_code, r.text[:300])
+    while True:
+        state = s.get(url, headers={"Accept": "application/json"}, timeout=60).json()
+        if not state["warming"] and state["last"] is not None:
+            break
+        assert time.monotonic() - t0 < 900, f"pre-warm not done after 900 s: {state}"
+        time.sleep(1)
+    warm_s, warm_hub_cpu = time.monotonic() - t0, hub_cpu() - h0
+    last = state["last"]
+    assert not last["failed"] and set(names) <= set(last["started"]), last
+    cpu = [cpu_seconds(f"{PREFIX}-nb-{n}--{COURSE}") for n in last["started"]]
+    say(f"    pre-warm: {len(last['started'])} servers of {last['students']} known students in {warm_s:.1f} s "
+        f"({len(cpu) / warm_s * 60:.0f} per minute); CPU-s per server {statistics.median(cpu):.2f} + hub {warm_hub_cpu / len(cpu):.2f}")
+    # The servers stay up (the purge at the end removes them): every known student's is running.
+    res, _ = measure_rush(bench, len(names), "p", keep=True, names=names)
+    res["prewarm"] = {"students": last["students"], "started": len(last["started"]), "seconds": warm_s,
+                      "cpu": summary(cpu), "hub_cpu_seconds": warm_hub_cpu,
+                      "cpu_per_start": (sum(cpu) + warm_hub_cpu) / len(cpu)}
+    return res
 
 
 def image_ids() -> dict[str, str]:
@@ -471,15 +543,46 @@ def f(x, d=1):
     return "n/a" if x is None else f"{x:.{d}f}"
 
 
+def targets(r: dict) -> list[str]:
+    """Issue 14's targets: this run next to the last run before the start-of-class work."""
+    floor, single = r.get("floor"), r.get("single")
+    cold = next((x for rounds in r.get("rush", {}).values() for x in rounds if x["n"] == 30), None)
+    warm = r.get("prewarmed")
+    cpu = statistics.median([a + b for a, b in zip(single["cpu"]["values"], single["hub_cpu"]["values"])]) if single else None
+    ratio = single["p50"] / floor["p50"] if single and floor else None
+    cold95 = cold.get("p95") if cold else None
+    rel = cold95 / single["p50"] if cold95 and single else None
+    warm95 = warm.get("p95") if warm else None
+    met = lambda ok: "n/a" if ok is None else ("yes" if ok else "**no**")  # noqa: E731
+    rows = [
+        ("CPU-seconds per start (single launch p50: server container + hub share)", f"{BEFORE['cpu_per_start']}", f(cpu, 2),
+         f"<= {BEFORE['cpu_per_start'] / 2:.2f}", met(None if cpu is None else cpu <= BEFORE["cpu_per_start"] / 2)),
+        ("CPU-seconds of the server container alone (floor `docker run`, p50)", "", f(floor["cpu"]["p50"], 2) if floor else "n/a", "", ""),
+        ("single launch p50 / floor p50", "1.35x", f"{f(ratio, 2)}x", "<= 1.5x", met(None if ratio is None else ratio <= 1.5)),
+        ("rush N=30 cold: success", "100%", f"{100 * cold['success']:.0f}%" if cold else "n/a", "100%", met(None if cold is None else cold["success"] == 1)),
+        ("rush N=30 cold: p95", f"{BEFORE['rush30_p95']} s", f"{f(cold95)} s", "<= 30 s", met(None if cold95 is None else cold95 <= 30)),
+        ("rush N=30 cold: p95 / single p50", f"{BEFORE['rush30_single_ratio']}x", f"{f(rel)}x", "<= 10x", met(None if rel is None else rel <= 10)),
+        ("rush N=30 pre-warmed: p95 LTI launch -> server answers", "", f"{f(warm95, 2)} s", "<= 3 s", met(None if warm95 is None else warm95 <= 3)),
+    ]
+    out = ["| start of class (issue 14) | before (2026-11-22) | this run | target | met |", "|---|---|---|---|---|"]
+    out += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    if warm:
+        p = warm["prewarm"]
+        out += ["", f"Pre-warm: {p['started']} servers of {p['students']} known students started in {f(p['seconds'])} s "
+                f"({PREWARM_CONCURRENCY} at once), {f(p['cpu_per_start'], 2)} CPU-s per server incl. the hub's share; "
+                f"then {warm['ok']}/{warm['n']} launches attached: p50 {f(warm.get('p50'), 2)} s, p95 {f(warm95, 2)} s, max {f(warm.get('max'), 2)} s."]
+    return out
+
+
 def report() -> str:
     r = RESULTS
-    lines = []
+    lines = targets(r) + [""]
     add = lines.append
     floor, single = r.get("floor"), r.get("single")
     add("| measurement | n | p50 (s) | p95 (s) | max (s) | notes |")
     add("|---|---|---|---|---|---|")
     if floor:
-        add(f"| floor: `docker run` course image -> server answers HTTP | {floor['n']} | {f(floor['p50'], 2)} | {f(floor['p95'], 2)} | {f(floor['max'], 2)} | same image/cmd/env/user/caps/limits/volumes/network as a user server |")
+        add(f"| floor: `docker run` course image -> server answers HTTP | {floor['n']} | {f(floor['p50'], 2)} | {f(floor['p95'], 2)} | {f(floor['max'], 2)} | same image/cmd/env/user/caps/limits/volumes/network as a user server; CPU-s p50 {f(floor['cpu']['p50'], 2)} |")
         for n, c in floor.get("concurrent", {}).items():
             add(f"| floor, {n} `docker run` at once (no hub) -> all answer | {c['ok']}/{n} | {f(c.get('p50'), 1)} | {f(c.get('p95'), 1)} | {f(c.get('max'), 1)} | what the machine allows a rush of {n} |")
     else:
@@ -487,19 +590,20 @@ def report() -> str:
     if single:
         ratio = single["p50"] / floor["p50"] if floor else None
         ratio95 = single["p95"] / floor["p95"] if floor else None
-        add(f"| single launch: LTI 1.1 launch -> server answers through proxy | {single['n']} | {f(single['p50'], 2)} | {f(single['p95'], 2)} | {f(single['max'], 2)} | ratio to floor: p50 {f(ratio, 2)}x, p95 {f(ratio95, 2)}x (target <= 1.5x) |")
+        add(f"| single launch: LTI 1.1 launch -> server answers through proxy | {single['n']} | {f(single['p50'], 2)} | {f(single['p95'], 2)} | {f(single['max'], 2)} | ratio to floor: p50 {f(ratio, 2)}x, p95 {f(ratio95, 2)}x (target <= 1.5x); CPU-s p50: server {f(single['cpu']['p50'], 2)}, hub {f(single['hub_cpu']['p50'], 2)} |")
     else:
         add("| single launch | not measured | | | | |")
     for tag, rounds in r.get("rush", {}).items():
         add("")
         add(f"Rush ({tag}):")
         add("")
-        add("| N | success | p50 (s) | p95 (s) | max (s) | round wall (s) | hub CPU max / mean (%) | hub mem first / max (MiB) | p95 / single p50 |")
-        add("|---|---|---|---|---|---|---|---|---|")
+        add("| N | success | p50 (s) | p95 (s) | max (s) | round wall (s) | CPU-s per start (server p50 + hub share) | hub CPU max / mean (%) | hub mem first / max (MiB) | p95 / single p50 |")
+        add("|---|---|---|---|---|---|---|---|---|---|")
         for x in rounds:
             h = x["hub"]
             rel = x["p95"] / single["p50"] if single and "p95" in x else None
-            add(f"| {x['n']} | {x['ok']}/{x['n']} ({100 * x['success']:.0f}%) | {f(x.get('p50'))} | {f(x.get('p95'))} | {f(x.get('max'))} | {f(x['wall'])} | {h['cpu_max']:.0f} / {h['cpu_mean']:.0f} ({h['samples']} samples) | {h['mem_first_mib']:.0f} / {h['mem_max_mib']:.0f} | {f(rel)}x |")
+            cpu = f"{f(x.get('cpu_per_start'), 2)} ({f(x['cpu']['p50'], 2)} + {f(h['cpu_seconds'] / max(x['ok'], 1), 2)})" if x.get("cpu") else "n/a"
+            add(f"| {x['n']} | {x['ok']}/{x['n']} ({100 * x['success']:.0f}%) | {f(x.get('p50'))} | {f(x.get('p95'))} | {f(x.get('max'))} | {f(x['wall'])} | {cpu} | {h['cpu_max']:.0f} / {h['cpu_mean']:.0f} ({h['samples']} samples) | {h['mem_first_mib']:.0f} / {h['mem_max_mib']:.0f} | {f(rel)}x |")
     rd = r.get("redeploy")
     add("")
     if rd:
@@ -586,6 +690,11 @@ def main() -> int:
         running = [u for u in last_users if u.seconds is not None and not u.error]
         with harness.timed(f"redeploy with {len(running)} servers running"):
             RESULTS["redeploy"] = measure_redeploy(bench, running)
+        save()
+        # Their servers stop; the instructor pre-warms the course; the same students launch at once.
+        stop_all(running)
+        with harness.timed(f"pre-warm, then rush N={len(running)}"):
+            RESULTS["prewarmed"] = measure_prewarm(bench, [u.name for u in running])
         save()
         with harness.timed("terraform plan timings"):
             RESULTS["plans"] = measure_plans(bench)

@@ -162,7 +162,7 @@ def test_a_bad_stack_file_names_the_file_and_the_field(tmp_path):
 def test_services_roles_groups_from_stack():
     stack = parse_stack(golden())
     secrets = {"service-token-intro101": "t1", "service-token-idle-culler": "t2"}
-    services = {s["name"]: s for s in hub.services(stack, secrets)}
+    services = {s["name"]: s for s in hub.services(stack, secrets, "t3", "/srv/jupyterhub/stack.json")}
     assert services["intro101"]["url"] == "http://jhlti-demo-grader-intro101:8888"
     assert services["intro101"]["api_token"] == "t1"
     assert services["intro101"]["oauth_client_id"] == "service-intro101"
@@ -176,6 +176,11 @@ def test_services_roles_groups_from_stack():
     }
     assert all("!group=" in s for s in roles["grader-intro101"]["scopes"])
     assert hub.groups(stack) == {"nbgrader-intro101": {}, "formgrade-intro101": {"users": ["grader-intro101"]}}
+    # Pre-warm: its own token and role, reaching the course groups' users and servers only.
+    assert services["jhlti-prewarm"]["api_token"] == "t3"
+    assert services["jhlti-prewarm"]["command"][-2:] == ["jupyterhub_lti_stack.prewarm", "/srv/jupyterhub/stack.json"]
+    assert sorted(roles["jhlti-prewarm"]["scopes"]) == sorted(
+        f"{s}!group=nbgrader-intro101" for s in ("read:groups", "read:users", "read:servers", "servers"))
 
 
 def test_frame_ancestors_only_when_configured():

@@ -10,10 +10,12 @@ from .contract import BUILT_IN_SERVICES, SECRET_FILES, URL_PATHS
 from .stack import Stack
 
 IDLE_CULLER = BUILT_IN_SERVICES["idle_culler"]
+PREWARM = BUILT_IN_SERVICES["prewarm"]
 
 
-def services(stack: Stack, secrets: dict[str, str]) -> list[dict]:
-    """One formgrader service per course (name = course id, nbgrader's convention)."""
+def services(stack: Stack, secrets: dict[str, str], prewarm_token: str, stack_file: str) -> list[dict]:
+    """One formgrader service per course (name = course id, nbgrader's convention), the idle
+    culler, and the pre-warm schedule (prewarm.py) with a token made at each hub start."""
     result = [
         {
             "name": course.id,
@@ -32,6 +34,8 @@ def services(stack: Stack, secrets: dict[str, str]) -> list[dict]:
                 "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={stack.idle_cull_seconds}"],
             }
         )
+    result.append({"name": PREWARM, "api_token": prewarm_token,
+                   "command": [sys.executable, "-m", "jupyterhub_lti_stack.prewarm", stack_file]})
     return result
 
 
@@ -63,6 +67,20 @@ def roles(stack: Stack) -> list[dict]:
                 "services": [course.id],
             }
         )
+    # Pre-warm: read the course groups and their members' servers, start them; nothing else.
+    result.append(
+        {
+            "name": PREWARM,
+            "description": "Starts the servers of each course's known students ahead of class",
+            "scopes": [
+                scope
+                for course in stack.courses
+                for scope in (f"read:groups!group={course.student_group}", f"read:users!group={course.student_group}",
+                              f"read:servers!group={course.student_group}", f"servers!group={course.student_group}")
+            ],
+            "services": [PREWARM],
+        }
+    )
     if stack.idle_cull_seconds > 0:
         result.append(
             {

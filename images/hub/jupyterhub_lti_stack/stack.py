@@ -34,6 +34,23 @@ class CourseLimits:
 
 
 @dataclass(frozen=True)
+class Session:
+    """A weekly session start: weekday 0 (Monday) to 6, hour and minute in the course's zone."""
+    weekday: int
+    hour: int
+    minute: int
+
+
+@dataclass(frozen=True)
+class Prewarm:
+    """When the known students' servers start ahead of the course's sessions (prewarm.py)."""
+    sessions: tuple[Session, ...]
+    timezone: str
+    lead_seconds: int
+    concurrency: int
+
+
+@dataclass(frozen=True)
 class Course:
     id: str
     title: str
@@ -47,6 +64,7 @@ class Course:
     server_name: str
     limits: CourseLimits
     idle_cull_seconds: int
+    prewarm: Prewarm | None
     grader_user: str
     oauth_client_id: str
     service_token_file: str
@@ -248,8 +266,13 @@ def _check_unique(courses: tuple[Course, ...]) -> None:
             owner[ctx] = course.id
 
 
+def stack_path(path: str | os.PathLike | None = None) -> Path:
+    """The stack.json to read: the given path, else $JHLTI_STACK_FILE, else the contract's."""
+    return Path(path or os.environ.get("JHLTI_STACK_FILE") or PATHS["hub_stack_file"])
+
+
 def load_stack(path: str | os.PathLike | None = None) -> Stack:
-    path = Path(path or os.environ.get("JHLTI_STACK_FILE") or PATHS["hub_stack_file"])
+    path = stack_path(path)
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as e:
