@@ -1,6 +1,7 @@
 """iframe mode in user servers and graders (images/notebook/jhlti_embedding.py, loaded by the
 jupyter_server_config.py of both config directories): the frame policy, cross-site cookies,
-and nothing at all in new-window mode."""
+and nothing at all in new-window mode; and the other setting of those files (the Extension
+Manager of user servers)."""
 
 from __future__ import annotations
 
@@ -80,3 +81,9 @@ def test_settings_already_configured_are_kept():
 def test_anything_but_https_origins_is_refused(value):
     with pytest.raises(jhlti_embedding.EmbeddingError, match=VAR):
         jhlti_embedding.configure(Config(), {VAR: value}, CONTRACT)
+
+
+def test_user_servers_install_no_jupyterlab_extension_from_pypi_and_graders_keep_the_default():
+    """user-config's Extension Manager is read-only (a cheaper start); grader-config sets nothing."""
+    assert load("user-config", {"JUPYTERHUB_BASE_URL": "/"}).LabApp.extension_manager == "readonly"
+    assert "extension_manager" not in load("grader-config", {"JUPYTERHUB_BASE_URL": "/"}).LabApp
