@@ -20,28 +20,30 @@ def container_id(name: str) -> str:
     return p.stdout.strip()
 
 
-def _candidates(cid: str) -> list[tuple[Path, str]]:
-    return [
-        (ROOT / "cpuacct" / "docker" / cid / "cpuacct.usage", "v1"),
-        (ROOT / "cpuacct" / "system.slice" / f"docker-{cid}.scope" / "cpuacct.usage", "v1"),
-        (ROOT / "cpu,cpuacct" / "docker" / cid / "cpuacct.usage", "v1"),
-        (ROOT / "docker" / cid / "cpu.stat", "v2"),
-        (ROOT / "system.slice" / f"docker-{cid}.scope" / "cpu.stat", "v2"),
-    ]
+def usage_file(cid: str) -> Path:
+    """The file holding the container's cumulative CPU time (it disappears with the container)."""
+    for path in (ROOT / "cpuacct" / "docker" / cid / "cpuacct.usage",
+                 ROOT / "cpuacct" / "system.slice" / f"docker-{cid}.scope" / "cpuacct.usage",
+                 ROOT / "cpu,cpuacct" / "docker" / cid / "cpuacct.usage",
+                 ROOT / "docker" / cid / "cpu.stat",
+                 ROOT / "system.slice" / f"docker-{cid}.scope" / "cpu.stat"):
+        if path.exists():
+            return path
+    raise LookupError(f"no cgroup CPU accounting found for container {cid[:12]} under {ROOT}")
+
+
+def read_seconds(path: Path) -> float:
+    """CPU seconds (user + system, all cores) in a usage_file."""
+    text = path.read_text()
+    if path.name == "cpuacct.usage":
+        return int(text.strip()) / 1e9
+    return int(text.split("usage_usec", 1)[1].split()[0]) / 1e6
 
 
 def cpu_seconds(name_or_id: str) -> float:
-    """CPU seconds (user + system, all cores) the container has used since it started."""
+    """CPU seconds the container has used since it started."""
     cid = name_or_id if len(name_or_id) == 64 else container_id(name_or_id)
-    for path, kind in _candidates(cid):
-        try:
-            text = path.read_text()
-        except OSError:
-            continue
-        if kind == "v1":
-            return int(text.strip()) / 1e9
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "usage_usec":
-                return int(value) / 1e6
-    raise LookupError(f"no cgroup CPU accounting found for container {cid[:12]} under {ROOT}")
+    try:
+        return read_seconds(usage_file(cid))
+    except OSError as e:  # gone between finding and reading
+        raise LookupError(f"container {cid[:12]}: {e}") from e

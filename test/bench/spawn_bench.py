@@ -67,9 +67,12 @@ PREWARM_CONCURRENCY = int(os.environ.get("BENCH_PREWARM_CONCURRENCY", "2"))
 READY_TIMEOUT = 300.0  # per launch, seconds
 POLL = 0.25  # seconds between readiness polls of one user
 RESULTS: dict = {}
-# The last recorded run before the start-of-class work (BENCHMARKS.md, 2026-11-22), printed next
-# to this run's numbers: CPU per start was measured then with a one-off script (2.2 CPU-s).
-BEFORE = {"floor_p50": 3.38, "single_p50": 4.56, "cpu_per_start": 2.2, "rush30_p95": 65.0, "rush30_single_ratio": 14.3}
+# The floor runs the course image alternately with the notebook image of this commit (the last
+# before the start-of-class work, issue 14), built from git the same way: CPU per start side by
+# side in one run (the machine's speed drifts between runs by up to 2x).
+BASELINE_REF = os.environ.get("BENCH_BASELINE_REF", "930fcdb")
+# The last recorded runs before the start-of-class work (BENCHMARKS.md), for the other columns.
+BEFORE = {"single_ratio": 1.35, "rush30_p95": 65.0, "rush30_single_ratio": 14.3}
 
 
 # --- config, stack ------------------------------------------------------------------------
@@ -306,11 +309,13 @@ def measure_floor(bench: Bench, warm: User) -> dict:
         return out
     for e in env:
         args += ["-e", e]
+    baseline = build_baseline(bench)
     times, cpu = [], []
-    for i in range(FLOOR_RUNS):
+    base_times, base_cpu = [], []
+    for i, image in ((i, image) for i in range(FLOOR_RUNS) for image in (baseline, cfg["Image"])):
         name = f"{PREFIX}-floor-{i}"
         t0 = time.monotonic()
-        cid = subprocess.run(["docker", *args, *volumes(name), "--name", name, cfg["Image"], *cfg["Cmd"]],
+        cid = subprocess.run(["docker", *args, *volumes(name), "--name", name, image, *cfg["Cmd"]],
                              capture_output=True, text=True, timeout=120)
         assert cid.returncode == 0, cid.stderr
         ip = docker("inspect", "--format", "{{(index .NetworkSettings.Networks \"%s\").IPAddress}}" % USERS_NETWORK, name)
@@ -326,12 +331,19 @@ def measure_floor(bench: Bench, warm: User) -> dict:
             if time.monotonic() - t0 > 120:
                 raise AssertionError(f"floor container {name} never answered {url}:\n" + docker("logs", name, check=False))
             time.sleep(0.05)
-        times.append(time.monotonic() - t0)
-        cpu.append(cpu_seconds(name))
+        wall, used = time.monotonic() - t0, cpu_seconds(name)
         docker("rm", "-f", name)
         docker("volume", "rm", f"{name}-home")
-        say(f"    floor run {i + 1}: {times[-1]:.2f} s, {cpu[-1]:.2f} CPU-s")
-    result = {**summary(times), "cpu": summary(cpu)}
+        if image == baseline:
+            base_times.append(wall)
+            base_cpu.append(used)
+        else:
+            times.append(wall)
+            cpu.append(used)
+            say(f"    floor run {i + 1}: {wall:.2f} s, {used:.2f} CPU-s (the image of {BASELINE_REF} just before: "
+                f"{base_times[-1]:.2f} s, {base_cpu[-1]:.2f} CPU-s)")
+    result = {**summary(times), "cpu": summary(cpu), "baseline": {"ref": BASELINE_REF, "image": baseline,
+                                                                   **summary(base_times), "cpu": summary(base_cpu)}}
     # The same, N at once: what the machine itself allows for a rush (no hub involved)
     result["concurrent"] = {}
     for n in FLOOR_CONCURRENT:
@@ -372,6 +384,28 @@ def measure_floor(bench: Bench, warm: User) -> dict:
 
 def hub_cpu() -> float:
     return cpu_seconds(f"{PREFIX}-hub")
+
+
+def build_baseline(bench: Bench) -> str:
+    """The course's notebook image as BASELINE_REF built it: the same base and CA bundle as the
+    course image in the synthesized stack, images/notebook from git."""
+    stack = json.loads((harness.OUTDIR / "stacks" / ENV / "cdk.tf.json").read_text())
+    build = next(v["build"] for k, v in stack["resource"]["docker_image"].items() if k.startswith(f"course-{COURSE}_notebook-image"))
+    context = Path(build["context"])
+    context = context if context.is_absolute() else harness.OUTDIR / "stacks" / ENV / context
+    tag = f"jhlti/{ENV}-baseline-notebook:{BASELINE_REF}"
+    work = WORK_DIR / "baseline-context"
+    subprocess.run(["rm", "-rf", str(work)], check=True)
+    work.mkdir(parents=True)
+    archive = subprocess.run(["git", "archive", BASELINE_REF, "images/notebook"], cwd=ROOT, capture_output=True, timeout=60)
+    assert archive.returncode == 0, f"git archive {BASELINE_REF}: {archive.stderr.decode()[-500:]} (a clone with history is needed)"
+    subprocess.run(["tar", "-x", "-C", str(work), "--strip-components=2"], input=archive.stdout, check=True, timeout=60)
+    (work / "ca-bundle.crt").write_bytes((context / "ca-bundle.crt").read_bytes())
+    t0 = time.monotonic()
+    harness.run(["docker", "build", "-q", "--build-arg", f"BASE_IMAGE={build['build_args']['BASE_IMAGE']}", "-t", tag, str(work)],
+                quiet=True, timeout=1800)
+    say(f"    baseline image {tag} (images/notebook of {BASELINE_REF}) built in {time.monotonic() - t0:.0f} s")
+    return tag
 
 
 def measure_single(bench: Bench) -> dict:
@@ -557,17 +591,21 @@ def targets(r: dict) -> list[str]:
     rel = cold95 / single["p50"] if cold95 and single else None
     warm95 = warm.get("p95") if warm else None
     met = lambda ok: "n/a" if ok is None else ("yes" if ok else "**no**")  # noqa: E731
+    base = floor.get("baseline") if floor else None
+    base_cpu, now_cpu = (base["cpu"]["p50"], floor["cpu"]["p50"]) if base else (None, None)
     rows = [
-        ("CPU-seconds per start (single launch p50: server container + hub share)", f"{BEFORE['cpu_per_start']}", f(cpu, 2),
-         f"<= {BEFORE['cpu_per_start'] / 2:.2f}", met(None if cpu is None else cpu <= BEFORE["cpu_per_start"] / 2)),
-        ("CPU-seconds of the server container alone (floor `docker run`, p50)", "", f(floor["cpu"]["p50"], 2) if floor else "n/a", "", ""),
-        ("single launch p50 / floor p50", "1.35x", f"{f(ratio, 2)}x", "<= 1.5x", met(None if ratio is None else ratio <= 1.5)),
+        ("CPU-seconds per server start (floor `docker run`, p50; before = the image of "
+         f"{BASELINE_REF}, alternating in this run)", f(base_cpu, 2), f(now_cpu, 2), f"<= {f(base_cpu / 2, 2) if base_cpu else 'n/a'}",
+         met(None if base_cpu is None else now_cpu <= base_cpu / 2)),
+        ("wall time per server start (floor `docker run`, p50)", f(base["p50"], 2) if base else "n/a", f(floor["p50"], 2) if floor else "n/a", "", ""),
+        ("CPU-seconds per launch (single launch p50: server container + the hub's share)", "", f(cpu, 2), "", ""),
+        ("single launch p50 / floor p50", f"{BEFORE['single_ratio']}x", f"{f(ratio, 2)}x", "<= 1.5x", met(None if ratio is None else ratio <= 1.5)),
         ("rush N=30 cold: success", "100%", f"{100 * cold['success']:.0f}%" if cold else "n/a", "100%", met(None if cold is None else cold["success"] == 1)),
         ("rush N=30 cold: p95", f"{BEFORE['rush30_p95']} s", f"{f(cold95)} s", "<= 30 s", met(None if cold95 is None else cold95 <= 30)),
         ("rush N=30 cold: p95 / single p50", f"{BEFORE['rush30_single_ratio']}x", f"{f(rel)}x", "<= 10x", met(None if rel is None else rel <= 10)),
         ("rush N=30 pre-warmed: p95 LTI launch -> server answers", "", f"{f(warm95, 2)} s", "<= 3 s", met(None if warm95 is None else warm95 <= 3)),
     ]
-    out = ["| start of class (issue 14) | before (2026-11-22) | this run | target | met |", "|---|---|---|---|---|"]
+    out = ["| start of class (issue 14) | before | this run | target | met |", "|---|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
     if warm:
         p = warm["prewarm"]

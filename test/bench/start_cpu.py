@@ -29,6 +29,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cgroup import read_seconds, usage_file  # noqa: E402
+
 PREFIX = f"jhlti-cpu-{os.getpid()}"
 SERVICE_PREFIX = "/user/u1/bench101/"
 PORT, HUB_PORT = 8888, 8081
@@ -87,22 +90,6 @@ def cleanup() -> None:
     CREATED.clear()
 
 
-def cpu_file(cid: str) -> Path:
-    """The container's cumulative CPU time in its cgroup (v1 cpuacct, or v2 cpu.stat)."""
-    for path in (f"cpuacct/docker/{cid}/cpuacct.usage", f"cpuacct/system.slice/docker-{cid}.scope/cpuacct.usage",
-                 f"system.slice/docker-{cid}.scope/cpu.stat", f"docker/{cid}/cpu.stat"):
-        if (Path("/sys/fs/cgroup") / path).exists():
-            return Path("/sys/fs/cgroup") / path
-    raise RuntimeError(f"no cgroup CPU accounting found for container {cid}")
-
-
-def cpu_seconds(path: Path) -> float:
-    text = path.read_text()
-    if path.name == "cpuacct.usage":
-        return int(text) / 1e9
-    return int(text.split("usage_usec", 1)[1].split()[0]) / 1e6
-
-
 def answers(port: int) -> bool:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
     try:
@@ -133,15 +120,15 @@ def one_start(image: str, i: int, stub: str, port: int, opts: argparse.Namespace
            *[a for k, v in ENV.items() for a in ("-e", f"{k}={v}")], image, "/usr/local/bin/jhlti-start", *ARGS, *opts.server_args]
     t0 = time.monotonic()
     cid = docker(*cmd)
-    usage = cpu_file(cid)
+    usage = usage_file(cid)
     while not answers(port):
         if not usage.exists() or time.monotonic() - t0 > opts.timeout:
             logs = subprocess.run(["docker", "logs", "--tail", "30", name], capture_output=True, text=True).stderr
             raise RuntimeError(f"{name} never answered {SERVICE_PREFIX}api (exited or timed out):\n{logs}")
         time.sleep(0.05)
-    wall, cpu = time.monotonic() - t0, cpu_seconds(usage)
+    wall, cpu = time.monotonic() - t0, read_seconds(usage)
     time.sleep(opts.settle)
-    settled = cpu_seconds(usage)
+    settled = read_seconds(usage)
     docker("rm", "-f", "-v", name)
     docker("volume", "rm", home)
     return {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3), "cpu_settled_s": round(settled, 3)}
