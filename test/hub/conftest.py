@@ -92,6 +92,11 @@ c.LocalCourseSpawner.environment = {{
     "PYTHONDONTWRITEBYTECODE": "1",  # images/notebook is a build context: no __pycache__ there
     "JHLTI_CONTRACT_FILE": "{contract}",
 }}
+# The hub's managed services (the idle culler, the pre-warm schedule) get only the environment
+# JupyterHub gives them: no __pycache__ in images/hub from them either.
+for service in c.JupyterHub.services:
+    if "command" in service:
+        service["environment"] = {{**service.get("environment", {{}}), "PYTHONDONTWRITEBYTECODE": "1"}}
 c.JupyterHub.services.append({{"name": "test-inspector", "api_token": {token!r}}})
 c.JupyterHub.load_roles.append(
     {{"name": "test-inspector", "scopes": ["admin:users", "admin:servers", "admin:groups"],

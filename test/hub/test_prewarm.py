@@ -172,20 +172,20 @@ def members(hub, group: str) -> set[str]:
 
 def test_an_instructor_prewarms_exactly_the_known_students_of_the_course(hub):
     stop_all(hub)
-    url = f"{hub.url}/hub/jhlti/prewarm/intro101"
-    ann = Browser(launch(hub, "pw-ann", "intro101"), url)
+    url = f"{hub.url}/hub/jhlti/prewarm/data201"
+    ann = Browser(launch(hub, "pw-ann", "data201"), url)
     for student in ("pw-bob", "pw-cid"):
-        launch(hub, student, "intro101")
-    launch(hub, "pw-dora", "data201")
-    teacher = Browser(launch(hub, "pw-teacher", "intro101", TEACHER), url)
-    other_teacher = Browser(launch(hub, "pw-other-teacher", "data201", TEACHER), url)
+        launch(hub, student, "data201")
+    launch(hub, "pw-dora", "intro101")
+    teacher = Browser(launch(hub, "pw-teacher", "data201", TEACHER), url)
+    other_teacher = Browser(launch(hub, "pw-other-teacher", "intro101", TEACHER), url)
     # One of them is in class already: left alone.
-    assert hub.api("POST", f"/users/pw-cid/servers/{SERVER['intro101']}").status_code in (201, 202)
+    assert hub.api("POST", f"/users/pw-cid/servers/{SERVER['data201']}").status_code in (201, 202)
     deadline = time.monotonic() + 60
-    while ("pw-cid", SERVER["intro101"]) not in running(hub) and time.monotonic() < deadline:
+    while ("pw-cid", SERVER["data201"]) not in running(hub) and time.monotonic() < deadline:
         time.sleep(0.5)
     before = running(hub)
-    known = members(hub, "nbgrader-intro101") - {c["grader_user"] for c in HUBTEST["courses"]}
+    known = members(hub, "nbgrader-data201") - {c["grader_user"] for c in HUBTEST["courses"]}
 
     # Neither a student of the course nor an instructor of another course may, nor a form without _xsrf.
     for who in (ann, other_teacher):
@@ -212,27 +212,27 @@ def test_an_instructor_prewarms_exactly_the_known_students_of_the_course(hub):
         assert set(last["started"]) == known - {"pw-cid"} and last["running"] == ["pw-cid"], last
         assert {"pw-ann", "pw-bob", "pw-teacher"} <= set(last["started"])
         after = running(hub)
-        assert after - before == {(name, SERVER["intro101"]) for name in last["started"]}, "nothing else started"
+        assert after - before == {(name, SERVER["data201"]) for name in last["started"]}, "nothing else started"
         assert not any(name in {"pw-dora", "pw-other-teacher"} for name, _ in after)
         # Each pre-warmed server is its course's, as if the student had launched it.
-        record = Path(hub.tmp, "spawns", f"pw-ann--{SERVER['intro101']}.json").read_text()
-        assert '"JHLTI_COURSE_ID": "intro101"' in record
+        record = Path(hub.tmp, "spawns", f"pw-ann--{SERVER['data201']}.json").read_text()
+        assert '"JHLTI_COURSE_ID": "data201"' in record
         assert f"{len(last['started'])} started, 1 already running, 0 failed" in teacher.page().text
     finally:
         stop_all(hub)
 
 
 def test_the_schedule_starts_servers_through_the_hub_api(hub):
-    """run_schedule with a clock inside intro101's window, against the real hub's REST API."""
+    """run_schedule with a clock inside data201's window, against the real hub's REST API."""
     stop_all(hub)
-    launch(hub, "pw-sched", "intro101")
-    launch(hub, "pw-sched-other", "data201")
+    launch(hub, "pw-sched", "data201")
+    launch(hub, "pw-sched-other", "intro101")
     doc = {**HUBTEST, "courses": [dict(c) for c in HUBTEST["courses"]]}
-    doc["courses"][0]["prewarm"] = {"sessions": [{"weekday": 0, "hour": 9, "minute": 15}], "timezone": "UTC",
+    doc["courses"][1]["prewarm"] = {"sessions": [{"weekday": 0, "hour": 9, "minute": 15}], "timezone": "UTC",
                                     "lead_seconds": 600, "concurrency": 2}
-    doc["courses"][1]["prewarm"] = None
+    doc["courses"][0]["prewarm"] = None
     stack = parse_stack(doc)
-    known = members(hub, "nbgrader-intro101") - stack.reserved_usernames
+    known = members(hub, "nbgrader-data201") - stack.reserved_usernames
 
     async def schedule():
         api = HubApi(f"{hub.url}/hub/api", hub.api_token)
@@ -243,7 +243,7 @@ def test_the_schedule_starts_servers_through_the_hub_api(hub):
         results = asyncio.run(schedule())
         assert len(results) == 1 and not results[0].failed, [r.summary() for r in results]
         assert set(results[0].started) == known and "pw-sched" in known
-        assert running(hub) == {(name, SERVER["intro101"]) for name in known}
+        assert running(hub) == {(name, SERVER["data201"]) for name in known}
     finally:
         stop_all(hub)
 
