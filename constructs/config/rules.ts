@@ -347,7 +347,8 @@ export class CourseRules {
     const flavour = notebookFlavour(course.kernels);
     let notebookBase = course.notebookBase ?? PROFILES[profile].notebook[flavour];
     if (notebookBase === undefined) {
-      add(`${cat}.kernels`, `the "${profile}" image profile has no ${flavour} notebook base; set notebookBase to an image with these kernels`, course.kernels);
+      const has = (Object.keys(PROFILES[profile].notebook) as (keyof typeof PROFILES[typeof profile]['notebook'])[]).filter((f) => PROFILES[profile].notebook[f] !== undefined);
+      add(`${cat}.kernels`, `the "${profile}" image profile has no ${flavour} notebook base (it has: ${has.join(', ')}); set notebookBase to an image with these kernels`, course.kernels);
       notebookBase = PROFILES[profile].notebook.python ?? '';
     }
     return { ...course, notebookBase, graderUid: uid };

@@ -26,6 +26,7 @@ STAND_IN_IMAGES = [
     f"localhost/jhlti-stand-in/jupyterhub:{VERSIONS['jupyterhub']}",
     f"localhost/jhlti-stand-in/configurable-http-proxy:{VERSIONS['configurableHttpProxy']}",
     f"localhost/jhlti-stand-in/base-notebook:hub-{VERSIONS['jupyterhub']}",
+    f"localhost/jhlti-stand-in/r-notebook:hub-{VERSIONS['jupyterhub']}",
 ]
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 

@@ -1,6 +1,7 @@
 """The e2e tier's stack config: one environment `e2e` on https://localhost:18443 (loopback only),
 LTI 1.1 and LTI 1.3 on, embedded in the LMS page (iframe mode), courses on the local stand-in
-base images (JHLTI_BASE_IMAGES=local).
+base images (JHLTI_BASE_IMAGES=local); physics is taught in R as well (kernels python and r, on
+the R stand-in).
 
 The LMS is a container on the stack's users network (test/peers: an lti1p3platform platform and
 an `lti` consumer), so its URLs use the container name, and the hub trusts the test CA that
@@ -36,11 +37,13 @@ class Course:
     grade_passback: bool = False
     limits: dict | None = None  # the course's own server limits (else the environment's)
     idle_cull_seconds: int | None = None
+    kernels: tuple[str, ...] = ()  # the config's default (python) when empty
 
 
 COURSES = [
     Course("algebra", "Linear Algebra (e2e)", "ctx-e2e-algebra", grade_passback=True),
-    Course("physics", "Physics Lab (e2e)", "ctx-e2e-physics", limits={"memory": "768M", "cpus": 0.5}, idle_cull_seconds=900),
+    Course("physics", "Physics Lab (e2e)", "ctx-e2e-physics", limits={"memory": "768M", "cpus": 0.5}, idle_cull_seconds=900,
+           kernels=("python", "r")),
 ]
 ADDED_COURSE = Course("chem101", "Chemistry (e2e, added later)", "ctx-e2e-chem101")
 
@@ -85,6 +88,8 @@ def course_config(c: Course) -> dict:
         config["limits"] = c.limits
     if c.idle_cull_seconds:
         config["idleCullSeconds"] = c.idle_cull_seconds
+    if c.kernels:
+        config["kernels"] = list(c.kernels)
     return config
 
 

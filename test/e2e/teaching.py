@@ -20,6 +20,18 @@ ASSIGNMENT = "ps1"
 POINTS = 2.0
 RIGHT = "def add(a, b):\n    return a + b\n"
 WRONG = "def add(a, b):\n    return a - b\n"
+RIGHT_R = "add <- function(a, b) a + b\n"
+WRONG_R = "add <- function(a, b) a - b\n"
+# The same exercise per kernel language: solution cell, test cell, kernelspec (the name and
+# language of the official images' kernels: python3/python, ir/R).
+EXERCISES = {
+    "python": ("def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION\n",
+               "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n",
+               {"display_name": "Python 3", "language": "python", "name": "python3"}),
+    "R": ("add <- function(a, b) {\n  ### BEGIN SOLUTION\n  a + b\n  ### END SOLUTION\n}\n",
+          "stopifnot(add(1, 2) == 3)\nstopifnot(add(-1, 1) == 0)\n",
+          {"display_name": "R", "language": "R", "name": "ir"}),
+}
 
 
 def _cell(cell_id: str, source: str, **nbgrader) -> dict:
@@ -28,17 +40,15 @@ def _cell(cell_id: str, source: str, **nbgrader) -> dict:
             "metadata": {"nbgrader": meta}, "source": source}
 
 
-def assignment_notebook() -> str:
+def assignment_notebook(language: str = "python") -> str:
     """A one-exercise assignment: a solution cell and an autograded test cell worth 2 points."""
+    solution, test, kernelspec = EXERCISES[language]
     return json.dumps({
         "cells": [
-            _cell("add", "def add(a, b):\n    ### BEGIN SOLUTION\n    return a + b\n    ### END SOLUTION\n",
-                  grade_id="add", solution=True),
-            _cell("test-add", "assert add(1, 2) == 3\nassert add(-1, 1) == 0\n",
-                  grade_id="test_add", grade=True, locked=True, points=POINTS),
+            _cell("add", solution, grade_id="add", solution=True),
+            _cell("test-add", test, grade_id="test_add", grade=True, locked=True, points=POINTS),
         ],
-        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-                     "language_info": {"name": "python"}},
+        "metadata": {"kernelspec": kernelspec, "language_info": {"name": language}},
         "nbformat": 4, "nbformat_minor": 5,
     })
 
@@ -149,8 +159,8 @@ def as_user(user, script: str, **kw):
                        env={"HOME": "/home/jovyan"}, **kw)
 
 
-def create_and_release(course: str) -> str:
-    notebook = assignment_notebook()
+def create_and_release(course: str, language: str = "python") -> str:
+    notebook = assignment_notebook(language)
     p = as_grader(course, f"""set -e
 mkdir -p source/{ASSIGNMENT}
 cat > source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb <<'NOTEBOOK'
@@ -160,6 +170,12 @@ nbgrader generate_assignment {ASSIGNMENT} --force
 nbgrader release_assignment {ASSIGNMENT} --force
 """)
     return p.stderr + p.stdout
+
+
+def released_source(course: str, cell: int = 0) -> str:
+    """A cell of the student version, as the grader released it."""
+    p = as_grader(course, f"python3 -c 'import nbformat; print(nbformat.read(\"release/{ASSIGNMENT}/{ASSIGNMENT}.ipynb\", 4).cells[{cell}].source)'")
+    return p.stdout
 
 
 def fetch_answer_submit(user, course: str, answer: str) -> str:

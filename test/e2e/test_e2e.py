@@ -1,6 +1,7 @@
 """The teaching loop on a real Docker engine, in order (run with -x: each step needs the last).
 
-1 deploy cold · 2 launches (2c: in a real browser, inside the LMS page) · 3 nbgrader round trip · 4 isolation · 5 redeploy during class ·
+1 deploy cold · 2 launches (2c: in a real browser, inside the LMS page) · 3 nbgrader round trip (3b: grades to
+the LMS; 3c: in R) · 4 isolation · 5 redeploy during class ·
 6 add a course · 7 destroy keeps data, redeploy finds it · 8 purge."""
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import browser
 from conftest import User
 from harness import STAND_IN_IMAGES, docker, inspect, names, record_time, say, timed
 from stack_config import ADDED_COURSE, PORT, PREFIX
-from teaching import (ASSIGNMENT, POINTS, RIGHT, WRONG, as_user, collect_and_autograde, container_env,
-                      create_and_release, fetch_answer_submit, gradebook_scores, hub_user, inbound,
-                      land, lti11_launch, lti13_launch, server_status, show, submitted_timestamp)
+from teaching import (ASSIGNMENT, POINTS, RIGHT, RIGHT_R, WRONG, WRONG_R, as_user, collect_and_autograde,
+                      container_env, create_and_release, fetch_answer_submit, gradebook_scores, hub_user,
+                      inbound, land, lti11_launch, lti13_launch, released_source, server_status, show,
+                      submitted_timestamp)
 
 USERS = [  # name, course, role, protocol
     ("teacher", "algebra", "instructor", "lti13"),
@@ -332,6 +334,42 @@ def probe(title: str, user, script: str, *, allowed: bool | None):
     if allowed is not None:
         assert (p.returncode == 0) == allowed, f"{title}: exit {p.returncode}"
     return p
+
+
+def kernelspecs(e2e, user) -> dict:
+    """The kernels the user's JupyterLab offers (its launcher reads this), with the user's session."""
+    r = user.session.get(e2e.url(f"/user/{user.name}/{user.server}/api/kernelspecs"), allow_redirects=False, timeout=30)
+    assert r.status_code == 200, (user.name, r.status_code, r.text[:200])
+    return {name: k["spec"]["language"] for name, k in r.json()["kernelspecs"].items()}
+
+
+def test_3c_r_course(e2e):
+    """physics is taught in R too (kernels python and r): its servers offer the R kernel, the
+    algebra ones do not; an R assignment is generated, released, answered, run in the student's
+    own server, submitted and autograded with the right scores."""
+    carol, erin = e2e.users["carol"], e2e.users["erin@physics"]
+    for user in (carol, erin):
+        specs = kernelspecs(e2e, user)
+        assert specs.get("ir") == "R" and specs.get("python3") == "python", (user.name, specs)
+    algebra = kernelspecs(e2e, e2e.users["alice"])
+    assert "ir" not in algebra, algebra
+    say(f"    physics servers offer {sorted(specs.items())}; algebra's {sorted(algebra.items())}")
+    with timed("3c R assignment (release, fetch/answer/submit x2, collect, autograde)"):
+        show("physics grader: generate + release (R)", create_and_release("physics", "R")[-600:])
+        stub = released_source("physics")
+        assert 'stop("No Answer Given!")' in stub and "a + b" not in stub, stub
+        show("carol: fetch, answer right, submit", fetch_answer_submit(carol, "physics", RIGHT_R)[-400:])
+        ran = as_user(carol, f"""set -e
+jupyter nbconvert --to notebook --execute --output /tmp/ran.ipynb physics/{ASSIGNMENT}/{ASSIGNMENT}.ipynb
+python3 -c 'import nbformat; nb = nbformat.read("/tmp/ran.ipynb", 4); print(nb.metadata.kernelspec.name, [o.output_type for c in nb.cells for o in c.outputs])'
+""")
+        show("carol: her notebook run by the R kernel in her server", ran.stdout[-300:])
+        assert ran.stdout.strip().splitlines()[-1].startswith("ir ") and "error" not in ran.stdout, ran.stdout
+        show("erin: fetch, answer wrong, submit", fetch_answer_submit(erin, "physics", WRONG_R)[-400:])
+        show("physics grader: collect + autograde", collect_and_autograde("physics")[-1500:])
+        scores = gradebook_scores("physics")
+    say(f"    physics gradebook: {scores}")
+    assert scores == {"carol": (POINTS, POINTS), "erin": (0.0, POINTS)}, scores
 
 
 def test_4_isolation(e2e):

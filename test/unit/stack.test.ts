@@ -1,5 +1,5 @@
 import { CONTRACT_VERSION, courseServerName, resolveConfig } from '../../constructs';
-import { byName, load, resources, synthConfig } from './helpers';
+import { byName, Json, load, resources, synthConfig } from './helpers';
 
 /** A container's mounts as [volume name or host path, container path, read-only]. */
 function mounts(stack: Record<string, unknown>, container: { volumes: { volume_name?: string; host_path?: string; container_path: string; read_only?: boolean }[] }) {
@@ -281,6 +281,15 @@ describe('image profiles', () => {
     ]);
     const physics = synthConfig(load('three-courses.yaml', { baseImages: 'local' })).json.physics;
     expect(byName(physics, 'docker_image', 'quay.io/jupyter/datascience-notebook:hub-5.5.4')).toBeDefined();
+  });
+
+  test('an R course builds on the R notebook base of its profile; Julia synthesizes on the official one', () => {
+    const raw = (kernels: string[]) => ({ version: 1, environments: [{ name: 'demo', courses: [{ id: 'stats', title: 'Stats', contexts: ['ctx-stats'], kernels }] }] });
+    const bases = (json: Json) => Object.values(resources(json, 'docker_image')).map((i) => i.build?.build_args?.BASE_IMAGE).filter(Boolean);
+    const local = synthConfig(resolveConfig(raw(['python', 'r']), 'test', { baseImages: 'local', caBundle: '' })).json.demo;
+    expect(bases(local)).toContain('localhost/jhlti-stand-in/r-notebook:hub-5.5.4');
+    const julia = synthConfig(resolveConfig(raw(['python', 'julia']), 'test', { baseImages: 'official', caBundle: '' })).json.demo;
+    expect(bases(julia)).toContain('quay.io/jupyter/julia-notebook:hub-5.5.4');
   });
 });
 
