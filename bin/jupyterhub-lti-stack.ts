@@ -14,21 +14,22 @@
  *   jupyterhub-lti-stack registrations <env>
  */
 import { spawnSync, SpawnSyncOptions } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../constructs/built-image';
 import { loadConfig } from '../constructs/config/load';
 import { LABELS } from '../constructs/contract';
 import { StackNames } from '../constructs/naming';
+import { INSTALL_PATHS, InstallDecision, InstallRequest, decideInstallPath, isInstallRequest, probe, probeTargets } from './install-path';
 import { PlanJson, PlanSummary, renderMarkdown, renderText, summarizePlan } from './plan-summary';
 import { FormError, LMS_NAMES, LTI_VERSIONS, LmsName, LtiVersion, MASKED, TerraformOutputs, formEnvironment, isLmsName, isLtiVersion, lmsForms, renderForms } from './lms-forms';
 
 const USAGE = `usage: jupyterhub-lti-stack <command> [environment] [options]
 
 commands:
-  setup              prepare the toolchain: Docker engine, Terraform or OpenTofu, the providers
-                     in a local mirror, the local stand-in base images (offline machines)
+  setup              prepare the toolchain: Docker engine, Terraform or OpenTofu and the providers;
+                     offline also builds the providers from source and the stand-in base images
   synth              synthesize every environment of the config into the output directory
   diff <env>         plan one environment (what a deploy would change)
   plan <env>         the plan of one environment summarized for reviewers: per component and
@@ -48,8 +49,14 @@ commands:
 options:
   --config FILE      config file (default: $JHLTI_CONFIG, else the embedded demo)
   --output DIR       cdktf output directory (default: cdktf.out)
+  --install PATH     "online": Terraform from PATH, providers from their registry (or
+                     $JHLTI_PROVIDER_NETWORK_MIRROR), official images pulled (from
+                     $JHLTI_IMAGE_REGISTRY if set); "offline": providers built from source,
+                     stand-in images built from Debian; "auto" (default, $JHLTI_INSTALL):
+                     online when Terraform is on PATH and both registries answer
   --base-images P    "official" (pinned upstream images) or "local" (the stand-ins of setup);
-                     default $JHLTI_BASE_IMAGES, "local" for the embedded demo
+                     default $JHLTI_BASE_IMAGES; for the embedded demo "official" online,
+                     "local" offline
   --purge            destroy: also delete hub DB, exchange, course and home volumes
   --show-secrets     outputs: include the sensitive values
   --json             outputs, plan: as JSON
@@ -73,6 +80,8 @@ export interface Options {
   readonly config?: string;
   readonly output: string;
   readonly baseImages?: string;
+  /** --install or JHLTI_INSTALL. @default "auto" */
+  readonly install: InstallRequest;
   readonly purge: boolean;
   readonly showSecrets: boolean;
   readonly json: boolean;
@@ -102,7 +111,7 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
   const values: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--config' || a === '--output' || a === '--base-images' || a === '--lms' || a === '--lti' || a === '--hours') {
+    if (a === '--config' || a === '--output' || a === '--base-images' || a === '--install' || a === '--lms' || a === '--lti' || a === '--hours') {
       const v = argv[++i];
       if (v === undefined || v.startsWith('--')) throw new UsageError(`${a} needs a value`);
       values[a] = v;
@@ -137,6 +146,8 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
   if (hoursText !== undefined && command !== 'registration-token') throw new UsageError('--hours only goes with registration-token');
   const hours = hoursText === undefined ? undefined : Number(hoursText);
   if (hours !== undefined && !(Number.isFinite(hours) && hours > 0 && hours <= 720)) throw new UsageError(`--hours must be a number of hours above 0 and at most 720 (got "${hoursText}")`);
+  const install = values['--install'] ?? (environ.JHLTI_INSTALL || 'auto');
+  if (!isInstallRequest(install)) throw new UsageError(`--install (or JHLTI_INSTALL) must be ${INSTALL_PATHS.map((p) => `"${p}"`).join(', ')}, got "${install}"`);
   const baseImages = values['--base-images'] ?? environ.JHLTI_BASE_IMAGES;
   if (baseImages !== undefined && baseImages !== '' && baseImages !== 'official' && baseImages !== 'local') {
     throw new UsageError(`--base-images must be "official" or "local", got "${baseImages}"`);
@@ -147,6 +158,7 @@ export function parseArgs(argv: readonly string[], environ: NodeJS.ProcessEnv = 
     config: values['--config'] ?? (environ.JHLTI_CONFIG || undefined),
     output: values['--output'] ?? environ.CDKTF_OUTDIR ?? 'cdktf.out',
     baseImages: baseImages || undefined,
+    install,
     purge: flags.has('--purge'),
     showSecrets: flags.has('--show-secrets'),
     json: flags.has('--json'),
@@ -184,9 +196,7 @@ class Cli {
     const env: NodeJS.ProcessEnv = { ...process.env, CHECKPOINT_DISABLE: '1', CDKTF_OUTDIR: this.outdir };
     if (o.config !== undefined) env.JHLTI_CONFIG = resolve(invocationDir(), o.config);
     else delete env.JHLTI_CONFIG;
-    // The embedded demo runs on any machine: local stand-in images.
-    const baseImages = o.baseImages ?? (o.config === undefined ? 'local' : undefined);
-    if (baseImages !== undefined) env.JHLTI_BASE_IMAGES = baseImages;
+    if (o.baseImages !== undefined) env.JHLTI_BASE_IMAGES = o.baseImages;
     // pip inside image builds trusts what this host trusts (a TLS-intercepting proxy's CA
     // included), unless JHLTI_CA_BUNDLE says otherwise ("" for the images' own trust store).
     if (env.JHLTI_CA_BUNDLE === undefined && existsSync(HOST_CA_BUNDLE)) env.JHLTI_CA_BUNDLE = HOST_CA_BUNDLE;
@@ -201,11 +211,48 @@ class Cli {
     return join(this.outdir, 'stacks', this.o.environment as string);
   }
 
+  /**
+   * The install path of this command: probed (auto) only when it runs the setup; otherwise the
+   * one asked for, else the one the last setup recorded (env.sh), else offline.
+   */
+  private installPath(runsSetup: boolean): InstallDecision {
+    const recorded = readToolchainEnv(join(this.cache, 'env.sh')).JHLTI_INSTALL;
+    if (this.o.install !== 'auto') return decideInstallPath(this.o.install, undefined, [], []);
+    if (!runsSetup) {
+      const path = recorded === 'online' ? 'online' : 'offline';
+      return { path, why: recorded ? 'as the last setup chose' : 'no setup has chosen one yet' };
+    }
+    const found = spawnSync('sh', ['-c', `command -v "${this.env.TERRAFORM_BINARY_NAME ? '$TERRAFORM_BINARY_NAME' : this.env.JHLTI_ENGINE === 'tofu' ? 'tofu' : 'terraform'}"`], { env: this.env, encoding: 'utf8' });
+    const binary = found.status === 0 && found.stdout.trim() !== '' ? found.stdout.trim() : undefined;
+    const targets = probeTargets(this.env);
+    if (binary !== undefined) this.say(`install path auto: probing ${targets.map((t) => t.urls[0]).join(' and ')}`);
+    const results = binary === undefined ? [] : probe(targets.flatMap((t) => t.urls), this.env);
+    return decideInstallPath('auto', binary, targets, results);
+  }
+
   run(): number {
     const spec = COMMANDS[this.o.command];
     const steps = [...spec.setup];
-    if (this.o.command !== 'setup' && this.env.JHLTI_BASE_IMAGES === 'local' && steps.length > 0) steps.splice(steps.indexOf('env'), 0, 'base-images');
-    if (this.o.command === 'setup' || (steps.length > 0 && !this.o.skipSetup)) this.setup(steps);
+    const runsSetup = this.o.command === 'setup' || (steps.length > 0 && !this.o.skipSetup);
+    const install = this.installPath(runsSetup);
+    this.env.JHLTI_INSTALL = install.path;
+    // The embedded demo runs on any machine: the official images online, the stand-ins offline.
+    if (this.env.JHLTI_BASE_IMAGES === undefined && this.o.config === undefined) this.env.JHLTI_BASE_IMAGES = install.path === 'online' ? 'official' : 'local';
+    if (runsSetup) {
+      this.say(
+        install.path === 'online'
+          ? `install path: online (${install.why}): Terraform from PATH, providers from ${this.env.JHLTI_PROVIDER_NETWORK_MIRROR || 'their registry'}, images pulled${this.env.JHLTI_IMAGE_REGISTRY ? ` from ${this.env.JHLTI_IMAGE_REGISTRY}` : ''}; no Go, no debootstrap`
+          : `install path: offline (${install.why}): providers built from source with Go, stand-in base images from Debian`,
+      );
+    }
+    if (install.path === 'online') {
+      if (steps.includes('base-images')) steps.splice(steps.indexOf('base-images'), 1);
+    } else if (this.o.command !== 'setup' && this.env.JHLTI_BASE_IMAGES === 'local' && steps.length > 0) {
+      steps.splice(steps.indexOf('env'), 0, 'base-images');
+    }
+    if (runsSetup) this.setup(steps);
+    // cdktf creates only the last directory of --output.
+    if (this.o.command !== 'setup') mkdirSync(this.outdir, { recursive: true });
     // Terraform, its CLI config (the provider mirror) and OpenTofu as the setup recorded them.
     for (const [k, v] of Object.entries(readToolchainEnv(join(this.cache, 'env.sh')))) if (!this.env[k]) this.env[k] = v;
     switch (this.o.command) {

@@ -15,6 +15,9 @@
 #   TERRAFORM_BINARY_NAME  binary to use if it runs (else terraform on PATH, else OpenTofu)
 #   JHLTI_ENGINE=tofu      use OpenTofu (built from its Go module) as the engine
 #   JHLTI_BUILD_TOFU=1     build OpenTofu too (TOFU_BINARY in env.sh) to exercise both
+#   JHLTI_INSTALL=online   the online install: Terraform/OpenTofu from PATH, providers from
+#                          their registry (or JHLTI_PROVIDER_NETWORK_MIRROR, an https:// URL),
+#                          no Go, no debootstrap; the CLI chooses it when registries answer
 #   JHLTI_PROVIDER_MIRROR  directory from `terraform providers mirror` (air-gapped installs)
 #   JHLTI_DEBIAN_MIRROR    Debian mirror for debootstrap (default: the host's apt sources)
 #   JHLTI_CA_BUNDLE        CA bundle given to pip in the stand-in builds
@@ -49,12 +52,13 @@ write_env() {
   tofu="$(state_get tofu_binary || true)"
   [ -f "$JHLTI_CACHE/terraformrc" ] || die "no CLI config $JHLTI_CACHE/terraformrc"
   {
-    echo "# Written by bin/setup/all.sh: source it to use the offline toolchain."
+    echo "# Written by bin/setup/all.sh: source it to use the toolchain it prepared."
     echo "export JHLTI_CACHE='$JHLTI_CACHE'"
     echo "export TF_CLI_CONFIG_FILE='$JHLTI_CACHE/terraformrc'"
     echo "export TERRAFORM_BINARY_NAME='$tf'"
     echo "export JHLTI_TERRAFORM_KIND='$kind'"
     if [ -n "$tofu" ]; then echo "export TOFU_BINARY='$tofu'"; fi
+    echo "export JHLTI_INSTALL='${JHLTI_INSTALL:-offline}'"
     echo "export JHLTI_PROVIDER_MIRROR_DIR='$JHLTI_CACHE/providers'"
     echo "export CHECKPOINT_DISABLE=1"
     echo "export JHLTI_SETUP_FAILED_STEPS='${JHLTI_SETUP_FAILED_STEPS:-}'"
@@ -68,7 +72,7 @@ main() {
   local steps="${JHLTI_SETUP_STEPS:-engine terraform providers base-images env}"
   local t0 failed=() s
   t0="$(now)"
-  log "offline toolchain setup (cache: $JHLTI_CACHE; steps: $steps)"
+  log "${JHLTI_INSTALL:-offline} toolchain setup (cache: $JHLTI_CACHE; steps: $steps)"
   declare -A ok=()
   skip() { # name reason
     STEP_NAMES+=("$1"); STEP_TIMES+=("$2"); STEP_RC+=(skipped)

@@ -17,6 +17,11 @@
 #      CGO_ENABLED=0 -trimpath -ldflags "-s -w -X main.version=<v>" as the release builds are.
 # Then a throwaway `init` with the chosen engine (and OpenTofu if built) proves the mirror
 # resolves the exact versions without any network.
+#
+# The online install (JHLTI_INSTALL=online) builds and copies nothing: the CLI config sends
+# `init` to the public registry, or to the provider network mirror JHLTI_PROVIDER_NETWORK_MIRROR
+# (an https:// URL, e.g. a site's Artifactory or `terraform providers mirror` output served
+# over HTTPS) for the three providers; the throwaway `init` proves it serves the pinned versions.
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 setup_step_file "${BASH_SOURCE[0]}"
@@ -142,22 +147,29 @@ build_provider() { # name ns type version declared repo pseudo
   rm -rf "${wd:?}" || die "cannot remove $wd"
 }
 
-write_cli_config() {
-  local cfg="$JHLTI_CACHE/terraformrc" inc="" h spec ns type
+# The project's providers as a CLI config list: ["<host>/<ns>/<type>", ...] for both hosts.
+provider_addresses() {
+  local inc="" h spec ns type
   for h in "${HOSTS[@]}"; do
     for spec in "${PROVIDERS[@]}"; do
       read -r _ ns type _ _ _ _ <<<"$spec"
       inc+="\"$h/$ns/$type\", "
     done
   done
-  inc="[${inc%, }]"
+  echo "[${inc%, }]"
+}
+
+# write_cli_config COMMENT METHOD-BLOCK: $JHLTI_CACHE/terraformrc with the project's providers
+# from METHOD-BLOCK (a filesystem or network mirror, its include list appended) and every other
+# provider directly from its registry.
+write_cli_config() {
+  local cfg="$JHLTI_CACHE/terraformrc" inc
+  inc="$(provider_addresses)"
   cat >"$cfg.tmp" <<EOF
-# Written by bin/setup/providers.sh: the project's providers come from the local
-# filesystem mirror (built from source, no registry); any other provider is installed
-# directly as usual.
+# Written by bin/setup/providers.sh: $1
 provider_installation {
-  filesystem_mirror {
-    path    = "$MIRROR"
+  $2 {
+$3
     include = $inc
   }
   direct {
@@ -167,6 +179,24 @@ provider_installation {
 EOF
   mv "$cfg.tmp" "$cfg"
   info "CLI config: $cfg"
+}
+
+# The CLI config of the online install: the network mirror for the project's three providers
+# (when given), else every provider directly from its registry.
+write_online_cli_config() {
+  local mirror="${JHLTI_PROVIDER_NETWORK_MIRROR:-}"
+  if [ -z "$mirror" ]; then
+    printf '%s\n' "# Written by bin/setup/providers.sh (online install): every provider from its registry." >"$JHLTI_CACHE/terraformrc"
+    info "CLI config: $JHLTI_CACHE/terraformrc (providers from their registry)"
+    return 0
+  fi
+  case "$mirror" in
+    https://*/) ;;
+    https://*) mirror="$mirror/" ;;
+    *) die "JHLTI_PROVIDER_NETWORK_MIRROR must be an https:// URL (Terraform talks to network mirrors over HTTPS only), got: $mirror" ;;
+  esac
+  write_cli_config "online install, the project's providers from the network mirror $mirror (JHLTI_PROVIDER_NETWORK_MIRROR); any other provider directly." \
+    network_mirror "    url     = \"$mirror\""
 }
 
 verify_init() { # binary label
@@ -193,7 +223,7 @@ EOF
   if ! (cd "$d" && TF_CLI_CONFIG_FILE="$JHLTI_CACHE/terraformrc" TF_PLUGIN_CACHE_DIR="" \
     "$bin" init -input=false -no-color >"$d/init.log" 2>&1); then
     cat "$d/init.log" >&2
-    die "$2 init against the mirror failed (dir kept: $d)"
+    die "$2 init against the ${3:-mirror} failed (dir kept: $d)"
   fi
   local n
   n="$(grep -c '^provider ' "$d/.terraform.lock.hcl" || true)"
@@ -202,7 +232,23 @@ EOF
   rm -rf "${d:?}"
 }
 
+providers_online() {
+  write_online_cli_config
+  local tf tofu source="${JHLTI_PROVIDER_NETWORK_MIRROR:-public registry}"
+  tf="$(state_get terraform_binary)" || true
+  [ -n "$tf" ] || die "no terraform binary recorded: run the terraform step first"
+  verify_init "$tf" "$(state_get terraform_kind)" "$source"
+  tofu="$(state_get tofu_binary || true)"
+  if [ -n "$tofu" ] && [ "$tofu" != "$tf" ]; then verify_init "$tofu" tofu "$source"; fi
+  # The offline mirror's check no longer holds for this CLI config.
+  rm -f "$JHLTI_STATE/providers_verified"
+}
+
 providers_main() {
+  if [ "${JHLTI_INSTALL:-offline}" = online ]; then
+    providers_online
+    return 0
+  fi
   mkdir -p "$MIRROR"
   local spec name ns type v declared repo pseudo missing=() done_any=0
   for spec in "${PROVIDERS[@]}"; do
@@ -224,7 +270,8 @@ providers_main() {
     fi
     done_any=1
   done
-  write_cli_config
+  write_cli_config "the project's providers come from the local filesystem mirror (built from source, no registry); any other provider is installed directly as usual." \
+    filesystem_mirror "    path    = \"$MIRROR\""
   if [ "${#missing[@]}" -gt 0 ]; then
     die "provider(s) not obtainable: $(printf '%s; ' "${missing[@]}")the Go module proxy does not serve their pinned source version. Put them in a directory made with 'terraform providers mirror DIR' on a machine with registry access and rerun with JHLTI_PROVIDER_MIRROR=DIR."
   fi

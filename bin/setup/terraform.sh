@@ -7,6 +7,8 @@
 #      cache ($JHLTI_CACHE/bin/tofu-<v>/tofu).
 # JHLTI_ENGINE=tofu forces OpenTofu as the chosen engine; JHLTI_BUILD_TOFU=1 builds OpenTofu
 # as well (recorded as TOFU_BINARY) so a caller can exercise both engines.
+# The online install (JHLTI_INSTALL=online) never builds: it takes 1. or 2. (or `tofu` on PATH
+# with JHLTI_ENGINE=tofu) and fails, saying so, when there is none.
 # Result: $JHLTI_STATE/terraform_binary (absolute path), $JHLTI_STATE/terraform_kind
 # (terraform|tofu), and $JHLTI_STATE/tofu_binary when OpenTofu was built (kept while it runs).
 # shellcheck source=lib.sh
@@ -73,7 +75,19 @@ terraform_main() {
   # later setup without the flag (npm run demo) does not take it from the test tiers.
   recorded="$(state_get tofu_binary || true)"
   if [ -n "$recorded" ] && ! runnable "$recorded"; then rm -f "${JHLTI_STATE:?}/tofu_binary"; fi
-  if [ "${JHLTI_ENGINE:-}" = tofu ]; then
+  if [ "${JHLTI_INSTALL:-offline}" = online ]; then
+    local name=terraform
+    [ "${JHLTI_ENGINE:-}" = tofu ] && name=tofu
+    if [ -n "${TERRAFORM_BINARY_NAME:-}" ] && runnable "$(command -v "$TERRAFORM_BINARY_NAME" || true)"; then
+      bin="$(command -v "$TERRAFORM_BINARY_NAME")"
+      why="TERRAFORM_BINARY_NAME"
+    elif runnable "$(command -v "$name" || true)"; then
+      bin="$(command -v "$name")"
+      why="$name on PATH"
+    else
+      die "the online install takes Terraform (or OpenTofu with JHLTI_ENGINE=tofu) from PATH or TERRAFORM_BINARY_NAME and found none: install it from its vendor, or use the offline install (--install offline), which builds OpenTofu from source"
+    fi
+  elif [ "${JHLTI_ENGINE:-}" = tofu ]; then
     bin="$(build_tofu)"
     why="JHLTI_ENGINE=tofu"
   elif [ -n "${TERRAFORM_BINARY_NAME:-}" ] && runnable "$(command -v "$TERRAFORM_BINARY_NAME" || true)"; then
@@ -92,7 +106,7 @@ terraform_main() {
   state_set terraform_binary "$bin"
   state_set terraform_kind "$(engine_kind "$bin")"
   info "engine: $bin ($(engine_kind "$bin"); $why): $(tf_version_line "$bin")"
-  if [ "${JHLTI_BUILD_TOFU:-0}" = 1 ]; then
+  if [ "${JHLTI_BUILD_TOFU:-0}" = 1 ] && [ "${JHLTI_INSTALL:-offline}" != online ]; then
     local tofu
     tofu="$(build_tofu)"
     state_set tofu_binary "$tofu"

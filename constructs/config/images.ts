@@ -43,6 +43,27 @@ export const PROFILES: Readonly<Record<ImageProfile, ProfileImages>> = {
   },
 };
 
+/** Where the official images come from unless a mirror is named (JHLTI_IMAGE_REGISTRY). */
+export const OFFICIAL_REGISTRY = 'quay.io';
+
+/**
+ * A registry reference as an image name starts: host[:port] and optional path segments, in
+ * lower case, without a scheme (e.g. "registry.example.edu:5000/quay" or "127.0.0.1:5000").
+ */
+export const REGISTRY_PATTERN = /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+
+/**
+ * The default images of a profile, the official ones from `registry` (a mirror or pull-through
+ * cache of quay.io holding the same repositories) when given. The local stand-ins never move.
+ */
+export function profileImages(profile: ImageProfile, registry?: string): ProfileImages {
+  const images = PROFILES[profile];
+  if (profile !== 'official' || registry === undefined || registry === OFFICIAL_REGISTRY) return images;
+  const move = (ref: string): string => `${registry}${ref.slice(OFFICIAL_REGISTRY.length)}`;
+  const notebook = Object.fromEntries(Object.entries(images.notebook).map(([k, v]) => [k, v === undefined ? undefined : move(v)]));
+  return { hubBase: move(images.hubBase), proxy: move(images.proxy), notebook: notebook as ProfileImages['notebook'] };
+}
+
 /** Which docker-stacks flavour carries a course's kernels. */
 export function notebookFlavour(kernels: CourseConfig['kernels']): keyof ProfileImages['notebook'] {
   const r = kernels.includes('r');

@@ -9,7 +9,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { DEMO_CONFIG } from './demo';
 import { AddIssue, ConfigError, ConfigIssue } from './errors';
 import { toConfigIssues } from './issues';
-import { ImageProfile, profileFromEnv } from './images';
+import { ImageProfile, REGISTRY_PATTERN, profileFromEnv } from './images';
 import { ResolvedConfig, applyRules, checkCaBundle } from './rules';
 import { ConfigSchema } from './schema';
 
@@ -23,6 +23,11 @@ export interface LoadOptions {
    * @default process.env.JHLTI_CA_BUNDLE
    */
   readonly caBundle?: string;
+  /**
+   * Registry the official default images are pulled from instead of quay.io (a mirror holding
+   * the same repositories); ignored by the local profile. @default process.env.JHLTI_IMAGE_REGISTRY
+   */
+  readonly imageRegistry?: string;
 }
 
 /** Validates an already parsed config object (e.g. the embedded demo, or a test fixture). */
@@ -35,11 +40,16 @@ export function resolveConfig(raw: unknown, source: string, options: LoadOptions
   const caValue = options.caBundle ?? process.env.JHLTI_CA_BUNDLE ?? '';
   const caBundle = caValue === '' ? undefined : resolve(caValue);
   if (caBundle !== undefined) checkCaBundle('JHLTI_CA_BUNDLE (environment variable)', caValue, caBundle, add);
+  const registryValue = options.imageRegistry ?? process.env.JHLTI_IMAGE_REGISTRY ?? '';
+  if (registryValue !== '' && !REGISTRY_PATTERN.test(registryValue)) {
+    add('JHLTI_IMAGE_REGISTRY (environment variable)', 'must be a registry as image names start, host[:port][/path] in lower case without a scheme, e.g. "registry.example.edu:5000/quay"', registryValue);
+  }
+  const imageRegistry = registryValue === '' || !REGISTRY_PATTERN.test(registryValue) ? undefined : registryValue;
   const parsed = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
     throw new ConfigError(source, [...envIssues, ...parsed.error.issues.flatMap((i) => toConfigIssues(i))]);
   }
-  const { resolved, issues } = applyRules(parsed.data, profile ?? 'official', options.baseDir ?? process.cwd(), caBundle);
+  const { resolved, issues } = applyRules(parsed.data, profile ?? 'official', options.baseDir ?? process.cwd(), caBundle, imageRegistry);
   if (envIssues.length + issues.length > 0) throw new ConfigError(source, [...envIssues, ...issues]);
   return resolved;
 }

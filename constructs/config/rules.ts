@@ -11,7 +11,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { BUILT_IN_SERVICES, DNS_LABEL_MAX, IPV4_PATTERN, PORTS } from '../contract';
 import { StackNames, courseServerName } from '../naming';
 import { AddIssue, ConfigIssue } from './errors';
-import { ImageProfile, PROFILES, notebookFlavour } from './images';
+import { ImageProfile, notebookFlavour, profileImages } from './images';
 import type { Config, CourseConfig, EnvironmentSettings } from './schema';
 
 export interface ResolvedCourse extends CourseConfig {
@@ -65,6 +65,8 @@ export interface ResolvedEnvironmentSettings extends Omit<EnvironmentSettings, '
   readonly images: { readonly hubBase: string; readonly proxy: string; readonly caBundle?: string };
   readonly tls: ResolvedTls;
   readonly imageProfile: ImageProfile;
+  /** The registry the profile's default images come from (JHLTI_IMAGE_REGISTRY), if not theirs. */
+  readonly imageRegistry?: string;
 }
 
 export interface ResolvedEnvironment extends ResolvedEnvironmentSettings {
@@ -74,6 +76,8 @@ export interface ResolvedEnvironment extends ResolvedEnvironmentSettings {
 /** What resolution needs besides the values: where relative paths start, which image profile. */
 export interface RuleContext {
   readonly profile: ImageProfile;
+  /** Registry of the official default images (JHLTI_IMAGE_REGISTRY). @default quay.io */
+  readonly imageRegistry?: string;
   /** Directory relative file paths are resolved against. */
   readonly baseDir: string;
   /** CA bundle for image builds when the environment sets none (JHLTI_CA_BUNDLE). */
@@ -199,9 +203,10 @@ export function resolveEnvironmentSettings(env: EnvironmentSettings, at: string,
         }
       : { lti13Platforms }),
     imageProfile: profile,
+    ...(ctx.imageRegistry !== undefined ? { imageRegistry: ctx.imageRegistry } : {}),
     images: {
-      hubBase: env.images.hubBase ?? PROFILES[profile].hubBase,
-      proxy: env.images.proxy ?? PROFILES[profile].proxy,
+      hubBase: env.images.hubBase ?? profileImages(profile, ctx.imageRegistry).hubBase,
+      proxy: env.images.proxy ?? profileImages(profile, ctx.imageRegistry).proxy,
       ...(caBundle !== undefined ? { caBundle } : {}),
     },
     tls,
@@ -345,21 +350,22 @@ export class CourseRules {
 
     const profile = this.env.imageProfile;
     const flavour = notebookFlavour(course.kernels);
-    let notebookBase = course.notebookBase ?? PROFILES[profile].notebook[flavour];
+    const bases = profileImages(profile, this.env.imageRegistry).notebook;
+    let notebookBase = course.notebookBase ?? bases[flavour];
     if (notebookBase === undefined) {
-      const has = (Object.keys(PROFILES[profile].notebook) as (keyof typeof PROFILES[typeof profile]['notebook'])[]).filter((f) => PROFILES[profile].notebook[f] !== undefined);
+      const has = (Object.keys(bases) as (keyof typeof bases)[]).filter((f) => bases[f] !== undefined);
       add(`${cat}.kernels`, `the "${profile}" image profile has no ${flavour} notebook base (it has: ${has.join(', ')}); set notebookBase to an image with these kernels`, course.kernels);
-      notebookBase = PROFILES[profile].notebook.python ?? '';
+      notebookBase = bases.python ?? '';
     }
     return { ...course, notebookBase, graderUid: uid };
   }
 }
 
 /** Every rule of a whole config file: each environment, its courses, and between environments. */
-export function applyRules(config: Config, profile: ImageProfile, baseDir: string, defaultCaBundle?: string): { resolved: ResolvedConfig; issues: ConfigIssue[] } {
+export function applyRules(config: Config, profile: ImageProfile, baseDir: string, defaultCaBundle?: string, imageRegistry?: string): { resolved: ResolvedConfig; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
   const add: AddIssue = (path, message, value) => issues.push({ path, message, value });
-  const ctx: RuleContext = { profile, baseDir, defaultCaBundle, add };
+  const ctx: RuleContext = { profile, baseDir, defaultCaBundle, add, ...(imageRegistry !== undefined ? { imageRegistry } : {}) };
 
   const resolvedEnvs: ResolvedEnvironment[] = [];
   const names = new Map<string, number>();

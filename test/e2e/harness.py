@@ -125,6 +125,8 @@ def prerequisite_problems() -> list[str]:
         problems.append(f"TF_CLI_CONFIG_FILE={rc} does not exist")
     if not (ROOT / "node_modules" / ".bin" / "cdktf").exists():
         problems.append("cdktf CLI missing: run npm ci")
+    if not shutil.which("docker-registry"):
+        problems.append("docker-registry missing (the online install's loopback registry; bin/setup/registry.sh installs Debian's)")
     if not shutil.which("chromium"):
         problems.append("chromium missing (the browser tests' browser; bin/setup/all.sh installs Debian's)")
     if not (ROOT / "node_modules" / "playwright-core").is_dir():

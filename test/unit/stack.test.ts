@@ -291,6 +291,22 @@ describe('image profiles', () => {
     const julia = synthConfig(resolveConfig(raw(['python', 'julia']), 'test', { baseImages: 'official', caBundle: '' })).json.demo;
     expect(bases(julia)).toContain('quay.io/jupyter/julia-notebook:hub-5.5.4');
   });
+
+  test('JHLTI_IMAGE_REGISTRY moves the official defaults to a mirror; explicit images and the stand-ins stay', () => {
+    const raw = { version: 1, environments: [{ name: 'demo', images: { proxy: 'example.org/chp:1' }, courses: [{ id: 'stats', title: 'Stats', contexts: ['c'], kernels: ['python', 'r'] }, { id: 'own', title: 'Own', contexts: ['d'], notebookBase: 'example.org/nb:2' }] }] };
+    const names = (json: Json) => [
+      ...Object.values(resources(json, 'docker_image')).map((i) => i.build?.build_args?.BASE_IMAGE ?? i.name),
+    ].filter((n: string) => !n.startsWith('jhlti/')).sort();
+    const mirrored = synthConfig(resolveConfig(raw, 'test', { baseImages: 'official', caBundle: '', imageRegistry: '127.0.0.1:5000/quay' })).json.demo;
+    expect(names(mirrored)).toEqual([
+      '127.0.0.1:5000/quay/jupyter/r-notebook:hub-5.5.4',
+      '127.0.0.1:5000/quay/jupyterhub/jupyterhub:5.5.4',
+      'example.org/chp:1',
+      'example.org/nb:2',
+    ]);
+    const local = synthConfig(resolveConfig(raw, 'test', { baseImages: 'local', caBundle: '', imageRegistry: '127.0.0.1:5000' })).json.demo;
+    expect(names(local)).toContain('localhost/jhlti-stand-in/r-notebook:hub-5.5.4');
+  });
 });
 
 describe('the tool\'s LTI 1.3 signing keys', () => {

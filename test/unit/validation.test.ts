@@ -34,9 +34,9 @@ const lti13 = {
 };
 const tlsFile = (name: string) => join(FIXTURES, 'tls', name);
 
-function issuesOf(raw: unknown, baseImages = 'official', caBundle = ''): readonly ConfigIssue[] {
+function issuesOf(raw: unknown, baseImages = 'official', caBundle = '', imageRegistry = ''): readonly ConfigIssue[] {
   try {
-    resolveConfig(raw, 'test', { baseDir: FIXTURES, baseImages, caBundle });
+    resolveConfig(raw, 'test', { baseDir: FIXTURES, baseImages, caBundle, imageRegistry });
   } catch (e) {
     if (e instanceof ConfigError) return e.issues;
     throw e;
@@ -52,6 +52,7 @@ interface Case {
   readonly value?: unknown;
   readonly baseImages?: string;
   readonly caBundle?: string;
+  readonly imageRegistry?: string;
 }
 
 const env0 = (c: Raw) => c.environments[0];
@@ -139,6 +140,8 @@ const CASES: Case[] = [
   { name: 'Julia course on the local stand-ins', mutate: (c) => { env0(c).courses[0].kernels = ['python', 'julia']; }, path: 'environments[0].courses[0].kernels', message: /"local" image profile has no julia notebook base \(it has: python, r\); set notebookBase/, baseImages: 'local' },
   { name: 'CA bundle from the environment that is not PEM', mutate: () => undefined, path: 'JHLTI_CA_BUNDLE (environment variable)', message: /not a PEM CA bundle/, caBundle: join(FIXTURES, 'three-courses.yaml') },
   { name: 'platform CA bundle that does not exist', mutate: (c) => { env0(c).lti13 = { ...lti13, platformCaBundle: 'tls/none.pem' }; }, path: 'environments[0].lti13.platformCaBundle', message: /file not found/, value: 'tls/none.pem' },
+  { name: 'image registry given as a URL', mutate: () => undefined, path: 'JHLTI_IMAGE_REGISTRY (environment variable)', message: /host\[:port\]\[\/path\] in lower case without a scheme/, value: 'https://mirror.example.edu', imageRegistry: 'https://mirror.example.edu' },
+  { name: 'image registry with a trailing slash', mutate: () => undefined, path: 'JHLTI_IMAGE_REGISTRY (environment variable)', message: /without a scheme/, value: 'mirror.example.edu/', imageRegistry: 'mirror.example.edu/' },
   { name: 'unknown image profile', mutate: () => undefined, path: 'JHLTI_BASE_IMAGES (environment variable)', message: /"official" or "local"/, value: 'offline', baseImages: 'offline' },
 ];
 
@@ -148,7 +151,7 @@ describe('invalid configs are rejected with the field path, the value and the fi
   test.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const raw = valid();
     c.mutate(raw);
-    const issues = issuesOf(raw, c.baseImages, c.caBundle);
+    const issues = issuesOf(raw, c.baseImages, c.caBundle, c.imageRegistry);
     const match = issues.find((i) => i.path === c.path);
     if (match === undefined) throw new Error(`no issue at ${c.path}; got:\n${issues.map((i) => `${i.path}: ${i.message}`).join('\n')}`);
     expect(match.message).toMatch(c.message);
