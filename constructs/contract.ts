@@ -107,6 +107,12 @@ export const SIGNING_KEY_RSA_BITS = 2048;
 /** JupyterHub services the stack declares besides the course graders (course ids must differ). */
 export const BUILT_IN_SERVICES = { idleCuller: 'idle-culler', prewarm: 'jhlti-prewarm' } as const;
 
+/**
+ * Defaults of a course's pre-warm settings: the config's (schema) and the hub's, for a course an
+ * instructor pre-warms by hand without a `prewarm` entry.
+ */
+export const PREWARM_DEFAULTS = { leadMinutes: 10, concurrency: 2 } as const;
+
 /** Session times of pre-warm schedules: a weekday and a 24-hour time, e.g. "mon 09:15". */
 export const PREWARM_SESSION_PATTERN = '^(mon|tue|wed|thu|fri|sat|sun) ([01][0-9]|2[0-3]):[0-5][0-9]$';
 
@@ -209,6 +215,7 @@ export function contractDocument(stackSchema: unknown): Record<string, unknown> 
     service_token_file_template: serviceTokenFile('{course}'),
     signing_key_file_template: signingKeyFile('{name}'),
     built_in_services: snakeKeys(BUILT_IN_SERVICES),
+    prewarm_defaults: snakeKeys(PREWARM_DEFAULTS),
     url_paths: snakeKeys(URL_PATHS),
     patterns: { course_id: COURSE_ID_PATTERN, origin: ORIGIN_PATTERN, server_name: SERVER_NAME_PATTERN, assignment_name: ASSIGNMENT_NAME_PATTERN },
     min_memory_bytes: MIN_MEMORY_BYTES,

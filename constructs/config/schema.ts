@@ -4,7 +4,7 @@
  * (duplicates, collisions, files on disk) live in `./rules.ts`.
  */
 import { z } from 'zod';
-import { PREWARM_SESSION_PATTERN, SIGNING_KEY_NAME_PATTERN } from '../contract';
+import { PREWARM_DEFAULTS, PREWARM_SESSION_PATTERN, SIGNING_KEY_NAME_PATTERN } from '../contract';
 import { COURSE_ID_PATTERN, GRADER_UID_MAX, GRADER_UID_MIN, HOSTNAME_PATTERN, IPV4_PATTERN, MIN_CPUS, MIN_MEMORY_BYTES, ORIGIN_PATTERN, UID_BASE } from '../contract';
 import { hasTemplateSequence } from '../terraform-text';
 
@@ -125,13 +125,13 @@ const PrewarmSchema = z
       .int({ error: 'prewarm.leadMinutes must be a whole number of minutes' })
       .min(1, { error: 'prewarm.leadMinutes must be at least 1' })
       .max(240, { error: 'prewarm.leadMinutes must be at most 240' })
-      .default(10)
+      .default(PREWARM_DEFAULTS.leadMinutes)
       .describe("Start servers this long before a session; shorter than the course's idleCullSeconds, or they stop again before class."),
     concurrency: z
       .int({ error: 'prewarm.concurrency must be a whole number' })
       .min(1, { error: 'prewarm.concurrency must be at least 1' })
       .max(64, { error: 'prewarm.concurrency must be at most 64' })
-      .default(2)
+      .default(PREWARM_DEFAULTS.concurrency)
       .describe('Servers starting at once while pre-warming (about the number of host cores).'),
   })
   .describe("Pre-warm: the known students' servers (everyone who launched into the course before) start ahead of each session, or when an instructor asks.");

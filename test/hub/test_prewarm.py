@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from conftest import CONTEXT_IDS, HUBTEST
-from jupyterhub_lti_stack.prewarm import HubApi, due_session, next_session, run_schedule, warm
+from jupyterhub_lti_stack.prewarm import HubApi, due_session, next_session, record_outcome, run_schedule, warm
 from jupyterhub_lti_stack.stack import Prewarm, Session, parse_stack
 from test_hub_lti13 import LEARNER, TEACHER
 
@@ -88,6 +88,31 @@ def test_the_schedule_warms_each_session_once_and_skips_the_grader_and_running_s
     results = asyncio.run(run_schedule(stack, api, now=lambda: next(clock), sleep=lambda s: asyncio.sleep(0), rounds=4))
     assert api.started == ["ann", "bob"], "once for the session, never the grader, nor cid (running)"
     assert [(r.course, sorted(r.started), r.running) for r in results] == [("intro101", ["ann", "bob"], ["cid"])]
+
+
+def test_the_page_records_a_pre_warm_that_failed_as_a_whole():
+    """An instructor's pre-warm whose group listing the hub refuses: the page says why (it said
+    "none yet" before); a later one that works replaces it."""
+    stack = parse_stack(HUBTEST)
+    course = stack.courses[0]
+
+    class Refusing(FakeApi):
+        async def call(self, method, path, body=None):
+            if path.startswith("/groups/"):
+                return 403, {"message": "Action is not authorized with current scopes"}
+            return await super().call(method, path, body)
+
+    async def run(api):
+        task = asyncio.ensure_future(warm(api, stack, course, concurrency=2, sleep=lambda s: asyncio.sleep(0)))
+        await asyncio.wait([task])
+        return task
+
+    last: dict[str, dict] = {}
+    record_outcome(last, course.id, asyncio.run(run(Refusing(["s1"]))))
+    assert last == {course.id: {"course": course.id, "error": f"RuntimeError: reading the group {course.student_group}: "
+                                                              "HTTP 403 Action is not authorized with current scopes"}}
+    record_outcome(last, course.id, asyncio.run(run(FakeApi(["s1"]))))
+    assert last[course.id]["started"] == ["s1"] and "error" not in last[course.id]
 
 
 def test_concurrency_bounds_servers_starting_at_once():

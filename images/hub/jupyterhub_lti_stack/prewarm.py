@@ -35,7 +35,7 @@ from jupyterhub.handlers import BaseHandler
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from .contract import BUILT_IN_SERVICES
+from .contract import BUILT_IN_SERVICES, PREWARM_DEFAULTS
 from .stack import Course, Prewarm, Stack, load_stack
 
 SERVICE = BUILT_IN_SERVICES["prewarm"]
@@ -209,6 +209,19 @@ def main(argv: list[str]) -> None:
 # --- the instructor's trigger -------------------------------------------------------------------
 
 
+def record_outcome(last: dict[str, dict], course_id: str, task: asyncio.Task) -> None:
+    """What the course's page shows as its last pre-warm: the summary, or why it failed as a
+    whole (e.g. the hub API refused to list the course's group)."""
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is None:
+        last[course_id] = task.result().summary()
+        return
+    log.error("pre-warm of %s failed: %s", course_id, error, exc_info=error)
+    last[course_id] = {"course": course_id, "error": f"{type(error).__name__}: {error}"}
+
+
 class PrewarmHandler(BaseHandler):
     """GET: the course's pre-warm state (HTML, or JSON for ``Accept: application/json``).
     POST: pre-warm the course now (instructors of the course and admins only)."""
@@ -247,7 +260,7 @@ class PrewarmHandler(BaseHandler):
             self.finish(state)
             return
         last = state["last"]
-        done = ("none yet" if last is None else
+        done = ("none yet" if last is None else f"failed: {last['error']}" if "error" in last else
                 f"{len(last['started'])} started, {len(last['running'])} already running, "
                 f"{len(last['failed'])} failed, in {last['seconds']} s")
         self.set_header("Cache-Control", "no-store")
@@ -266,11 +279,10 @@ class PrewarmHandler(BaseHandler):
         course = self._course(course_id)
         task = self.tasks.get(course.id)
         if task is None or task.done():
-            concurrency = course.prewarm.concurrency if course.prewarm is not None else 2
+            concurrency = course.prewarm.concurrency if course.prewarm is not None else PREWARM_DEFAULTS["concurrency"]
             self.log.info("pre-warm %s requested by %s", course.id, self.current_user.name)
             task = asyncio.ensure_future(warm(self._api(), self.authenticator.stack, course, concurrency))
-            task.add_done_callback(lambda t, c=course.id: None if t.cancelled() or t.exception() else
-                                   self.last.__setitem__(c, t.result().summary()))
+            task.add_done_callback(lambda t, c=course.id: record_outcome(self.last, c, t))
             self.tasks[course.id] = task
         if self._wants_json():
             self.set_status(202)
