@@ -24,6 +24,8 @@ export const PATHS = {
   hubDatabase: '/srv/jupyterhub/data/jupyterhub.sqlite',
   /** Used launch nonces and per-(user, course) launch records (grade passback), on the hub data volume. */
   hubLaunchDb: '/srv/jupyterhub/data/jhlti-launches.sqlite',
+  /** The last pre-warm of each course, written by the schedule and the instructors' trigger. */
+  hubPrewarmOutcomes: '/srv/jupyterhub/data/jhlti-prewarm.json',
   /** CA bundle the hub trusts for outgoing HTTPS (SSL_CERT_FILE), when configured. */
   hubOutgoingCa: '/srv/jupyterhub/outgoing-ca.pem',
   /** The uid-map volume in the hub (read-write). */

@@ -82,6 +82,11 @@ c.LocalCourseSpawner.uid_map_dir = "{tmp}/uids"
 c.LocalCourseSpawner.home_dir_template = "{tmp}/home/{{username}}"
 c.Spawner.start_timeout = 60
 c.LtiStackAuthenticator.launch_db = "{tmp}/launches.sqlite"
+# The courses' last pre-warms: the handler's file and the schedule's (its last argument).
+c.JupyterHub.tornado_settings["jhlti_prewarm_outcomes"] = "{tmp}/jhlti-prewarm.json"
+for service in c.JupyterHub.services:
+    if service["name"] == "jhlti-prewarm":
+        service["command"][-1] = "{tmp}/jhlti-prewarm.json"
 c.LtiStackAuthenticator.courses_root = "{tmp}/courses"
 c.LocalCourseSpawner.args = ["--allow-root"]  # the test runner may be root
 # The servers run the notebook image's user-server config (first, as jhlti-start puts it), its

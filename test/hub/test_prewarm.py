@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from conftest import CONTEXT_IDS, HUBTEST
-from jupyterhub_lti_stack.prewarm import HubApi, due_session, next_session, record_outcome, run_schedule, warm
+from jupyterhub_lti_stack.prewarm import HubApi, Outcomes, due_session, next_session, record_outcome, run_schedule, warm
 from jupyterhub_lti_stack.stack import Prewarm, Session, parse_stack
 from test_hub_lti13 import LEARNER, TEACHER
 
@@ -75,7 +75,7 @@ class FakeApi:
         return 201, {}
 
 
-def test_the_schedule_warms_each_session_once_and_skips_the_grader_and_running_servers():
+def test_the_schedule_warms_each_session_once_and_skips_the_grader_and_running_servers(tmp_path):
     doc = {**HUBTEST, "courses": [dict(c) for c in HUBTEST["courses"]]}
     doc["courses"][0]["prewarm"] = {"sessions": [{"weekday": 0, "hour": 9, "minute": 15}], "timezone": "UTC",
                                     "lead_seconds": 600, "concurrency": 2}
@@ -85,12 +85,17 @@ def test_the_schedule_warms_each_session_once_and_skips_the_grader_and_running_s
     api = FakeApi(["ann", "bob", grader, "cid"], running={"cid"})
     clock = iter([at("2026-11-30T09:00:00+00:00"), at("2026-11-30T09:06:00+00:00"),
                   at("2026-11-30T09:07:00+00:00"), at("2026-11-30T09:15:00+00:00")])
-    results = asyncio.run(run_schedule(stack, api, now=lambda: next(clock), sleep=lambda s: asyncio.sleep(0), rounds=4))
+    outcomes = Outcomes(tmp_path / "jhlti-prewarm.json")
+    results = asyncio.run(run_schedule(stack, api, now=lambda: next(clock), sleep=lambda s: asyncio.sleep(0), rounds=4,
+                                       outcomes=outcomes))
     assert api.started == ["ann", "bob"], "once for the session, never the grader, nor cid (running)"
+    recorded = outcomes.read()
+    assert list(recorded) == ["intro101"] and recorded["intro101"]["started"] == ["ann", "bob"], recorded
+    assert recorded["intro101"]["trigger"] == "schedule, for the session at 2026-11-30T09:15:00+00:00"
     assert [(r.course, sorted(r.started), r.running) for r in results] == [("intro101", ["ann", "bob"], ["cid"])]
 
 
-def test_the_page_records_a_pre_warm_that_failed_as_a_whole():
+def test_the_page_records_a_pre_warm_that_failed_as_a_whole(tmp_path):
     """An instructor's pre-warm whose group listing the hub refuses: the page says why (it said
     "none yet" before); a later one that works replaces it."""
     stack = parse_stack(HUBTEST)
@@ -107,12 +112,29 @@ def test_the_page_records_a_pre_warm_that_failed_as_a_whole():
         await asyncio.wait([task])
         return task
 
-    last: dict[str, dict] = {}
-    record_outcome(last, course.id, asyncio.run(run(Refusing(["s1"]))))
-    assert last == {course.id: {"course": course.id, "error": f"RuntimeError: reading the group {course.student_group}: "
-                                                              "HTTP 403 Action is not authorized with current scopes"}}
-    record_outcome(last, course.id, asyncio.run(run(FakeApi(["s1"]))))
-    assert last[course.id]["started"] == ["s1"] and "error" not in last[course.id]
+    outcomes = Outcomes(tmp_path / "jhlti-prewarm.json")
+    record_outcome(outcomes, course.id, "asked for by t", asyncio.run(run(Refusing(["s1"]))))
+    last = outcomes.read()[course.id]
+    assert last["error"] == (f"RuntimeError: reading the group {course.student_group}: "
+                             "HTTP 403 Action is not authorized with current scopes"), last
+    assert last["trigger"] == "asked for by t" and datetime.fromisoformat(last["finished_at"]).tzinfo is not None
+    record_outcome(outcomes, course.id, "asked for by t", asyncio.run(run(FakeApi(["s1"]))))
+    assert outcomes.read()[course.id]["started"] == ["s1"] and "error" not in outcomes.read()[course.id]
+
+
+def test_outcomes_of_two_writers_and_a_damaged_file(tmp_path):
+    """The schedule (its own process) and the hub's handler write the same file: each keeps the
+    other's courses; a damaged file is replaced, not fatal."""
+    path = tmp_path / "jhlti-prewarm.json"
+    a, b = Outcomes(path), Outcomes(path)
+    a.record("intro101", {"course": "intro101", "started": ["x"]})
+    b.record("data201", {"course": "data201", "started": []})
+    assert set(Outcomes(path).read()) == {"intro101", "data201"}
+    path.write_text("{not json")
+    assert Outcomes(path).read() == {}
+    a.record("intro101", {"course": "intro101", "started": []})
+    assert Outcomes(path).read() == {"intro101": {"course": "intro101", "started": []}}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jhlti-prewarm.json", "jhlti-prewarm.json.lock"]
 
 
 def test_concurrency_bounds_servers_starting_at_once():
@@ -226,7 +248,7 @@ def test_an_instructor_prewarms_exactly_the_known_students_of_the_course(hub):
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         state = teacher.state()
-        if not state["warming"] and state["last"] is not None:
+        if not state["warming"] and (state["last"] or {}).get("trigger") == "asked for by pw-teacher":
             break
         time.sleep(1)
     else:
@@ -261,14 +283,21 @@ def test_the_schedule_starts_servers_through_the_hub_api(hub):
 
     async def schedule():
         api = HubApi(f"{hub.url}/hub/api", hub.api_token)
+        # The file the hub's handler reads (conftest gives the service the same one).
         return await run_schedule(stack, api, now=lambda: at("2026-11-30T09:10:00+00:00"),
-                                  sleep=lambda s: asyncio.sleep(0), rounds=2)
+                                  sleep=lambda s: asyncio.sleep(0), rounds=2,
+                                  outcomes=Outcomes(Path(hub.tmp, "jhlti-prewarm.json")))
 
     try:
         results = asyncio.run(schedule())
         assert len(results) == 1 and not results[0].failed, [r.summary() for r in results]
         assert set(results[0].started) == known and "pw-sched" in known
         assert running(hub) == {(name, SERVER["data201"]) for name in known}
+        # The course's page shows the scheduled pre-warm.
+        teacher = Browser(launch(hub, "pw-sched-teacher", "data201", TEACHER), f"{hub.url}/hub/jhlti/prewarm/data201")
+        last = teacher.state()["last"]
+        assert last["trigger"] == "schedule, for the session at 2026-11-30T09:15:00+00:00" and set(last["started"]) == known, last
+        assert "(schedule, for the session at 2026-11-30T09:15:00+00:00, finished " in teacher.page().text
     finally:
         stop_all(hub)
 

@@ -178,7 +178,8 @@ def test_services_roles_groups_from_stack():
     assert hub.groups(stack) == {"nbgrader-intro101": {}, "formgrade-intro101": {"users": ["grader-intro101"]}}
     # Pre-warm: its own token and role, reaching the course groups' users and servers only.
     assert services["jhlti-prewarm"]["api_token"] == "t3"
-    assert services["jhlti-prewarm"]["command"][-2:] == ["jupyterhub_lti_stack.prewarm", "/srv/jupyterhub/stack.json"]
+    assert services["jhlti-prewarm"]["command"][-3:] == ["jupyterhub_lti_stack.prewarm", "/srv/jupyterhub/stack.json",
+                                                        "/srv/jupyterhub/data/jhlti-prewarm.json"]
     assert sorted(roles["jhlti-prewarm"]["scopes"]) == sorted(
         f"{s}!group=nbgrader-intro101" for s in ("read:groups", "read:users", "read:servers", "servers"))
 

@@ -6,16 +6,18 @@ from __future__ import annotations
 import sys
 from urllib.parse import urlparse
 
-from .contract import BUILT_IN_SERVICES, SECRET_FILES, URL_PATHS
+from .contract import BUILT_IN_SERVICES, PATHS, SECRET_FILES, URL_PATHS
 from .stack import Stack
 
 IDLE_CULLER = BUILT_IN_SERVICES["idle_culler"]
 PREWARM = BUILT_IN_SERVICES["prewarm"]
 
 
-def services(stack: Stack, secrets: dict[str, str], prewarm_token: str, stack_file: str) -> list[dict]:
+def services(stack: Stack, secrets: dict[str, str], prewarm_token: str, stack_file: str,
+             prewarm_outcomes: str = PATHS["hub_prewarm_outcomes"]) -> list[dict]:
     """One formgrader service per course (name = course id, nbgrader's convention), the idle
-    culler, and the pre-warm schedule (prewarm.py) with a token made at each hub start."""
+    culler, and the pre-warm schedule (prewarm.py) with a token made at each hub start, recording
+    into ``prewarm_outcomes``."""
     result = [
         {
             "name": course.id,
@@ -35,7 +37,7 @@ def services(stack: Stack, secrets: dict[str, str], prewarm_token: str, stack_fi
             }
         )
     result.append({"name": PREWARM, "api_token": prewarm_token,
-                   "command": [sys.executable, "-m", "jupyterhub_lti_stack.prewarm", stack_file]})
+                   "command": [sys.executable, "-m", "jupyterhub_lti_stack.prewarm", stack_file, prewarm_outcomes]})
     return result
 
 

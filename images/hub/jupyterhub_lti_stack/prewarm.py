@@ -11,6 +11,10 @@ Two triggers share that one path:
   session of ``courses[].prewarm`` is warmed once, ``lead_seconds`` before it starts;
 - an instructor of the course (or an admin) at ``/hub/jhlti/prewarm/<course>``, at once.
 
+Both record the course's last pre-warm (what started, what failed, or why it failed as a whole,
+and which trigger) in one JSON file on the hub's data volume, which the course's page shows: it
+survives hub restarts, and the page shows scheduled pre-warms too.
+
 Culling: the constructs keep ``lead_seconds`` below the course's idle timeout, so a pre-warmed
 server outlives the wait for its session, and one nobody attaches to stops idle (itself, and
 the hub's culler as the backstop) one idle timeout after it started.
@@ -19,6 +23,7 @@ the hub's culler as the backstop) one idle timeout after it started.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import html
 import json
 import logging
@@ -28,6 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -35,12 +41,14 @@ from jupyterhub.handlers import BaseHandler
 from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
-from .contract import BUILT_IN_SERVICES, PREWARM_DEFAULTS
+from .contract import BUILT_IN_SERVICES, PATHS, PREWARM_DEFAULTS
 from .stack import Course, Prewarm, Stack, load_stack
 
 SERVICE = BUILT_IN_SERVICES["prewarm"]
 # The settings key under which jupyterhub_config.py hands the service's token to the handler.
 TOKEN_SETTING = "jhlti_prewarm_token"
+# ... and the file of the courses' last pre-warms (default: the contract's path).
+OUTCOMES_SETTING = "jhlti_prewarm_outcomes"
 # A server that has not answered after this long counts as failed (the spawner's own timeout is 180 s).
 READY_TIMEOUT = 300.0
 SCHEDULE_INTERVAL = 30.0
@@ -170,8 +178,48 @@ async def warm(api: HubApi, stack: Stack, course: Course, concurrency: int,
     return result
 
 
+class Outcomes:
+    """The last pre-warm of each course, {course id: outcome}, in a JSON file that the schedule
+    (its own process) and the hub's handler both write: whole-file replacement under an
+    exclusive lock on a sidecar file."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    def read(self) -> dict[str, dict]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as e:
+            log.warning("pre-warm outcomes %s unreadable (%s): starting afresh", self.path, e)
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def record(self, course_id: str, outcome: dict) -> None:
+        try:
+            with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                data = self.read()
+                data[course_id] = outcome
+                tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+                tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+                os.replace(tmp, self.path)
+        except OSError as e:  # the page then shows an older outcome; the pre-warm itself happened
+            log.error("cannot record the pre-warm of %s in %s: %s", course_id, self.path, e)
+
+
+def outcome(course_id: str, trigger: str, result: Result | None = None, error: BaseException | None = None) -> dict:
+    """A pre-warm's outcome as the course's page shows it."""
+    finished = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    if error is not None:
+        return {"course": course_id, "trigger": trigger, "finished_at": finished, "error": f"{type(error).__name__}: {error}"}
+    return {**result.summary(), "trigger": trigger, "finished_at": finished}
+
+
 async def run_schedule(stack: Stack, api: HubApi, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                       sleep: Callable[[float], object] = asyncio.sleep, rounds: int | None = None) -> list[Result]:
+                       sleep: Callable[[float], object] = asyncio.sleep, rounds: int | None = None,
+                       outcomes: Outcomes | None = None) -> list[Result]:
     """Warm each scheduled session once, when its window opens; ``rounds`` bounds the loop (tests)."""
     warmed: set[tuple[str, datetime]] = set()
     results = []
@@ -183,10 +231,15 @@ async def run_schedule(stack: Stack, api: HubApi, now: Callable[[], datetime] = 
             if start is not None and (course.id, start) not in warmed:
                 warmed.add((course.id, start))
                 log.info("pre-warm %s for the session at %s", course.id, start.isoformat())
+                trigger = f"schedule, for the session at {start.isoformat()}"
                 try:
                     results.append(await warm(api, stack, course, course.prewarm.concurrency))
-                except Exception:
+                    done = outcome(course.id, trigger, results[-1])
+                except Exception as e:
                     log.exception("pre-warm %s failed", course.id)
+                    done = outcome(course.id, trigger, error=e)
+                if outcomes is not None:
+                    outcomes.record(course.id, done)
         if rounds is not None:
             rounds -= 1
             if rounds == 0:
@@ -196,38 +249,42 @@ async def run_schedule(stack: Stack, api: HubApi, now: Callable[[], datetime] = 
 
 
 def main(argv: list[str]) -> None:
-    """``python -m jupyterhub_lti_stack.prewarm STACK_FILE``, as the hub runs it (hub.services)."""
+    """``python -m jupyterhub_lti_stack.prewarm STACK_FILE [OUTCOMES_FILE]``, as the hub runs it
+    (hub.services)."""
     logging.basicConfig(level=logging.INFO, format="[%(levelname)1.1s %(asctime)s %(name)s] %(message)s")
     stack = load_stack(argv[0] if argv else None)
     api = HubApi(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
     scheduled = {c.id: [f"{s.weekday}@{s.hour:02d}:{s.minute:02d}" for s in c.prewarm.sessions]
                  for c in stack.courses if c.prewarm is not None and c.prewarm.sessions}
     log.info("pre-warm schedule (weekday 0 = Monday): %s", json.dumps(scheduled) if scheduled else "none")
-    asyncio.run(run_schedule(stack, api))
+    outcomes = Outcomes(argv[1] if len(argv) > 1 else PATHS["hub_prewarm_outcomes"])
+    asyncio.run(run_schedule(stack, api, outcomes=outcomes))
 
 
 # --- the instructor's trigger -------------------------------------------------------------------
 
 
-def record_outcome(last: dict[str, dict], course_id: str, task: asyncio.Task) -> None:
+def record_outcome(outcomes: Outcomes, course_id: str, trigger: str, task: asyncio.Task) -> None:
     """What the course's page shows as its last pre-warm: the summary, or why it failed as a
     whole (e.g. the hub API refused to list the course's group)."""
     if task.cancelled():
         return
     error = task.exception()
-    if error is None:
-        last[course_id] = task.result().summary()
-        return
-    log.error("pre-warm of %s failed: %s", course_id, error, exc_info=error)
-    last[course_id] = {"course": course_id, "error": f"{type(error).__name__}: {error}"}
+    if error is not None:
+        log.error("pre-warm of %s failed: %s", course_id, error, exc_info=error)
+    outcomes.record(course_id, outcome(course_id, trigger, None if error else task.result(), error))
 
 
 class PrewarmHandler(BaseHandler):
     """GET: the course's pre-warm state (HTML, or JSON for ``Accept: application/json``).
     POST: pre-warm the course now (instructors of the course and admins only)."""
 
+    # Running pre-warms of this hub process (the page's "running now").
     tasks: dict[str, asyncio.Task] = {}
-    last: dict[str, dict] = {}
+
+    @property
+    def outcomes(self) -> Outcomes:
+        return Outcomes(self.settings.get(OUTCOMES_SETTING, PATHS["hub_prewarm_outcomes"]))
 
     def _course(self, course_id: str) -> Course:
         user = self.current_user
@@ -250,7 +307,7 @@ class PrewarmHandler(BaseHandler):
         students = await known_students(self._api(), self.authenticator.stack, course)
         task = self.tasks.get(course.id)
         return {"course": course.id, "title": course.title, "students": len(students),
-                "warming": task is not None and not task.done(), "last": self.last.get(course.id)}
+                "warming": task is not None and not task.done(), "last": self.outcomes.read().get(course.id)}
 
     @web.authenticated
     async def get(self, course_id: str):
@@ -263,6 +320,8 @@ class PrewarmHandler(BaseHandler):
         done = ("none yet" if last is None else f"failed: {last['error']}" if "error" in last else
                 f"{len(last['started'])} started, {len(last['running'])} already running, "
                 f"{len(last['failed'])} failed, in {last['seconds']} s")
+        if last is not None:
+            done += f" ({last.get('trigger', '')}, finished {last.get('finished_at', '')})"
         self.set_header("Cache-Control", "no-store")
         self.finish(
             '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Pre-warm</title></head><body>'
@@ -282,7 +341,8 @@ class PrewarmHandler(BaseHandler):
             concurrency = course.prewarm.concurrency if course.prewarm is not None else PREWARM_DEFAULTS["concurrency"]
             self.log.info("pre-warm %s requested by %s", course.id, self.current_user.name)
             task = asyncio.ensure_future(warm(self._api(), self.authenticator.stack, course, concurrency))
-            task.add_done_callback(lambda t, c=course.id: record_outcome(self.last, c, t))
+            trigger = f"asked for by {self.current_user.name}"
+            task.add_done_callback(lambda t, c=course.id, o=self.outcomes: record_outcome(o, c, trigger, t))
             self.tasks[course.id] = task
         if self._wants_json():
             self.set_status(202)
