@@ -71,6 +71,23 @@ async function screenshot(page: Page, name: string): Promise<void> {
   step(`screenshot ${name}`, { file });
 }
 
+/** Loads `url` (a GET) in a page or frame. Chromium aborts a load with net::ERR_NETWORK_CHANGED
+ * when the host's network interfaces change under it — on a Docker host whenever a container
+ * starts or stops (a veth comes or goes) — and shows "A network change was detected", where a
+ * person presses reload. So does this, at most 4 more times, each said in the steps. */
+async function load(where: Page | Frame, url: string): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await where.goto(url, { timeout });
+      return;
+    } catch (e) {
+      if (attempt >= 5 || !String(e).includes('ERR_NETWORK_CHANGED')) throw e;
+      step('the network changed during the load: loading again', { url, attempt });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
 /** The frame named "tool" once it shows a document from `pathPattern`. */
 async function toolFrame(page: Page, pathPattern: RegExp): Promise<Frame> {
   const deadline = Date.now() + timeout;
@@ -183,7 +200,7 @@ async function main(): Promise<number> {
       watchWebsockets(p, messages);
     });
     step('open LMS page', { url: spec.url, thirdPartyCookies: spec.thirdPartyCookies });
-    await page.goto(spec.url, { timeout });
+    await load(page, spec.url);
     await screenshot(page, 'lms-page');
     let result: Record<string, unknown> = {};
     if (spec.scenario === 'lab' || spec.scenario === 'formgrader') {
@@ -196,7 +213,7 @@ async function main(): Promise<number> {
       const saved = await runCell(frame, page, labPath);
       result = { frameUrl, saved };
       if (spec.scenario === 'formgrader') {
-        await frame.goto(new URL(spec.formgraderPath as string, frame.url()).href, { timeout });
+        await load(frame, new URL(spec.formgraderPath as string, frame.url()).href);
         await frame.getByText('Manage Assignments').first().waitFor({ timeout });
         step('formgrader in the frame', { url: frame.url() });
         await screenshot(page, 'formgrader-in-frame');
@@ -239,7 +256,7 @@ async function main(): Promise<number> {
       const saved = await runCell(where, shown, labPath);
       result = { labUrl, saved };
       if (spec.formgraderPath !== undefined) {
-        await where.goto(new URL(spec.formgraderPath, labUrl).href, { timeout });
+        await load(where, new URL(spec.formgraderPath, labUrl).href);
         await where.getByText('Manage Assignments').first().waitFor({ timeout });
         step('formgrader', { url: where.url() });
         await screenshot(shown, 'formgrader');
