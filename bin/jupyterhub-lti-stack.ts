@@ -385,6 +385,13 @@ class Cli {
       this.say(`removing the ${servers.length} user server(s) of ${env}`);
       this.exec('docker', ['rm', '-f', ...servers], { stdio: ['ignore', 'ignore', 'inherit'] });
     }
+    // On a swarm they are services (SwarmSpawner's); an engine outside a swarm has none to list.
+    const listed = this.exec('docker', ['service', 'ls', '--format', '{{.Name}}', '--filter', `name=${names.userServerPrefix}`], { stdio: ['ignore', 'pipe', 'ignore'], check: false });
+    const services = listed.status === 0 ? listed.stdout.split('\n').map((s) => s.trim()).filter((s) => s.startsWith(names.userServerPrefix)) : [];
+    if (services.length > 0) {
+      this.say(`removing the ${services.length} user server service(s) of ${env}`);
+      this.exec('docker', ['service', 'rm', ...services], { stdio: ['ignore', 'ignore', 'inherit'] });
+    }
     if (!purge) {
       // Data volumes are protected (prevent_destroy): forget them, so destroy removes everything
       // else and a later deploy adopts the same volumes with their data.
@@ -407,6 +414,12 @@ class Cli {
         this.say(`removing ${volumes.length} volume(s) of ${env}: ${volumes.join(' ')}`);
         this.exec('docker', ['volume', 'rm', ...volumes], { stdio: ['ignore', 'ignore', 'inherit'] });
       }
+      const cluster = loadConfig(this.env.JHLTI_CONFIG, { baseImages: this.env.JHLTI_BASE_IMAGES ?? '', caBundle: this.env.JHLTI_CA_BUNDLE ?? '' })
+        .environments.find((e) => e.name === env);
+      if (cluster?.engine === 'swarm' && cluster.swarm !== undefined) {
+        // No node's filesystem is this command's to delete: the operator removes it on one of them.
+        this.say(`kept ${cluster.swarm.sharedRoot}/${names.sharedDir} on the swarm's shared filesystem (homes, exchange, course directories): remove it on a node to delete that data too`);
+      }
     }
     return 0;
   }
@@ -414,9 +427,11 @@ class Cli {
   /** The deployed hub keeps the one-time tokens and the registrations (dynamic_registration.py). */
   private dynamicRegistration(): number {
     const hub = new StackNames(this.o.environment as string).hub;
+    // One engine: the container is named so; a swarm: the hub service's task, on the manager DOCKER_HOST names.
+    const container = this.docker(['ps', '-q', '--filter', `name=^${hub}$`]).length > 0 ? hub : (this.docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${hub}`])[0] ?? hub);
     const args = this.o.command === 'registrations' ? ['list'] : ['token', ...(this.o.hours !== undefined ? ['--hours', String(this.o.hours)] : [])];
-    const r = this.exec('docker', ['exec', hub, 'python3', '-m', 'jupyterhub_lti_stack.dynamic_registration', ...args], { check: false });
-    if (r.status !== 0 && r.status !== 2) this.say(`is ${this.o.environment} deployed? (its hub container ${hub} must run)`);
+    const r = this.exec('docker', ['exec', container, 'python3', '-m', 'jupyterhub_lti_stack.dynamic_registration', ...args], { check: false });
+    if (r.status !== 0 && r.status !== 2) this.say(`is ${this.o.environment} deployed? (its hub container ${hub}, or on a swarm its service's task on this manager, must run)`);
     return r.status;
   }
 

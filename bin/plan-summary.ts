@@ -96,6 +96,12 @@ const RULES: readonly Rule[] = [
   { match: /^hub_image_/, component: 'hub image', impact: image('the hub image', 'the hub restarts with it') },
   { match: /^proxy_container_/, component: 'proxy', impact: restart('the proxy', 'every open session is dropped (users reload; servers keep running)') },
   { match: /^proxy_image_/, component: 'proxy image', impact: image('the proxy image', 'the proxy restarts with it') },
+  // engine "swarm": services, Docker secrets and configs (constructs/swarm.ts)
+  { match: /^hub_service_/, component: 'hub', impact: restart('the hub', 'logins and server starts pause for about 20 s; running servers and open notebooks are kept') },
+  { match: /^proxy_service_/, component: 'proxy', impact: restart('the proxy', 'every open session is dropped (users reload; servers keep running)') },
+  { match: /^hub_(stack-file|outgoing-ca)_/, component: 'hub configuration', impact: restart("the hub's configuration (a Docker config)", 'the hub restarts with it: logins and server starts pause for about 20 s') },
+  { match: /^hub_secret-/, component: 'hub secret', impact: restart('a Docker secret of the hub', 'the hub restarts with the new value') },
+  { match: /^proxy_tls-(key|cert)_/, component: 'proxy certificate', impact: restart("the proxy's TLS key or certificate (a Docker secret or config)", 'the proxy restarts with it: every open session is dropped') },
   { match: /^networks_/, component: 'networks', impact: restart('a Docker network of the stack', 'containers on it are recreated: a full outage') },
   { match: /^(demo-launcher_|launcher-network)/, component: 'demo launcher', impact: restart('the demo launcher', 'its page reloads') },
   { match: /^tls-cert_/, component: 'TLS certificate', impact: secret("the proxy's TLS certificate", 'LMSs that trust the self-signed certificate must get the new tls_certificate_pem') },

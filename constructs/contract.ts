@@ -10,7 +10,7 @@
  */
 
 /** Version of stack.json and of this contract; the hub refuses any other. */
-export const CONTRACT_VERSION = 6;
+export const CONTRACT_VERSION = 7;
 
 /** Paths inside the stack's containers. */
 export const PATHS = {
@@ -42,6 +42,8 @@ export const PATHS = {
   coursesRoot: '/srv/nbgrader/courses',
   /** Parent of the course directories in the hub, read-only (LTI Deep Linking lists their assignments). */
   hubCoursesRoot: '/srv/jupyterhub/courses',
+  /** engine "swarm": the cluster's shared filesystem (swarm.sharedRoot) in the hub, which creates the environment's directories there. */
+  hubSharedRoot: '/srv/jhlti-shared',
   /** Home directory in user servers and graders. */
   home: '/home/jovyan',
   /** Where a course server mounts the user's home of releases before course servers, if it exists. */
@@ -55,6 +57,20 @@ export const PATHS = {
   graderConfigDir: '/etc/jupyter/jhlti-grader',
   /** Jupyter config directory used by user servers only (no formgrader). */
   userConfigDir: '/etc/jupyter/jhlti-user',
+} as const;
+
+/**
+ * engine "swarm": the environment's directory on the shared filesystem (<sharedRoot>/jhlti-<name>)
+ * holds these, in place of the single-host Docker volumes; the hub creates them (root-owned, as a
+ * new volume is) and the containers' start hands them to their uids as it does volumes.
+ */
+export const SHARED_LAYOUT = {
+  exchange: 'exchange',
+  /** courses/<course id>: a course directory (the grader's course volume on one host). */
+  courses: 'courses',
+  uidMap: 'uids',
+  /** homes/<server name>/<username>: one home per (user, course server). */
+  homes: 'homes',
 } as const;
 
 /** Ports inside the stack's containers (only the proxy's HTTPS port is published). */
@@ -224,6 +240,7 @@ export function contractDocument(stackSchema: unknown): Record<string, unknown> 
     min_cpus: MIN_CPUS,
     labels: snakeKeys(LABELS),
     container_env: snakeKeys(CONTAINER_ENV),
+    shared_layout: snakeKeys(SHARED_LAYOUT),
     stack_schema: stackSchema,
   };
 }

@@ -3,10 +3,13 @@ import { Image } from '@cdktf/provider-docker/lib/image';
 import { ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import { BuildContext, BuiltImage } from './built-image';
-import { CONTAINER_ENV, PATHS, PORTS, URL_PATHS } from './contract';
+import { CONTAINER_ENV, PATHS, PORTS, SHARED_LAYOUT, URL_PATHS } from './contract';
+import { memoryBytes } from './config/schema';
+import { Service } from '@cdktf/provider-docker/lib/service';
+import { PushedImage, SwarmCluster, mountsOf, settle, sharedPath } from './swarm';
 import { START_CAPABILITIES_ENGINE, containerDefaults, memoryMegabytes } from './container-defaults';
 import { DataVolume, IDataVolume } from './data-volume';
-import { StackNames, courseServerName } from './naming';
+import { StackNames, courseServerName, stackLabels } from './naming';
 import { IStackNetworks } from './network';
 
 /** A course as the hub needs to know it (what goes into stack.json). */
@@ -59,9 +62,10 @@ export interface CourseEnvironment {
   readonly networks: IStackNetworks;
   /** The environment's notebook build context (images/notebook), shared by its courses. */
   readonly notebookContext: BuildContext;
-  readonly exchange: IDataVolume;
-  /** The hub's username -> uid map, mounted read-only (strict collect checks submission owners). */
-  readonly uidMap: IDataVolume;
+  /** The exchange volume (one engine). */
+  readonly exchange?: IDataVolume;
+  /** The hub's username -> uid map, mounted read-only (strict collect checks submission owners); one engine. */
+  readonly uidMap?: IDataVolume;
   /** The environment's server limits, for courses that set none. */
   readonly limits: { readonly memory: string; readonly cpus: number; readonly idleCullSeconds: number };
   /** Protect the course volume from destroy. */
@@ -70,6 +74,8 @@ export interface CourseEnvironment {
   readonly frameAncestors: readonly string[];
   /** The environment's public URL (the grader's Course List links to its formgrader there). */
   readonly publicUrl: string;
+  /** engine "swarm": the cluster; the grader is a service there, its course directory on the shared filesystem. @default one engine */
+  readonly swarm?: SwarmCluster;
 }
 
 export interface CourseProps {
@@ -123,9 +129,12 @@ export class Course extends Construct implements ICourse {
   readonly oauthClientId: string;
   readonly volumeName: string;
   readonly notebookImage: BuiltImage;
+  /** engine "swarm": the notebook image as pushed to the cluster's registry. */
+  readonly pushedImage?: PushedImage;
   readonly allowedImageResources: Image[];
-  readonly volume: DataVolume;
-  readonly grader: Container;
+  /** The course volume (one engine; on a swarm the course directory is on the shared filesystem). */
+  readonly volume?: DataVolume;
+  readonly grader: Container | Service;
 
   constructor(scope: Construct, id: string, props: CourseProps) {
     super(scope, id);
@@ -147,17 +156,61 @@ export class Course extends Construct implements ICourse {
     this.graderUrl = `http://${names.grader(courseId)}:${PORTS.notebook}`;
     this.volumeName = names.courseVolume(courseId);
 
-    this.notebookImage = new BuiltImage(this, 'notebook-image', {
+    const imageProps = {
       context: props.environment.notebookContext,
       buildArgs: { BASE_IMAGE: props.notebookBase },
-      name: (hash) => names.notebookImage(courseId, hash),
+      name: (hash: string) => names.notebookImage(courseId, hash),
       owner: { environment: names.environment, course: courseId },
-    });
+    };
+    const cluster = props.environment.swarm;
+    if (cluster !== undefined) {
+      this.pushedImage = new PushedImage(this, 'notebook-image', { ...imageProps, cluster });
+      this.notebookImage = this.pushedImage.built;
+    } else {
+      this.notebookImage = new BuiltImage(this, 'notebook-image', imageProps);
+    }
     this.allowedImageResources = props.allowedImages.map((ref, i) => new Image(this, `allowed-image-${i}`, { name: ref, keepLocally: true }));
-    this.volume = new DataVolume(this, 'volume', { names, name: names.courseVolume(courseId), role: 'course', protect: props.environment.protectData });
+    if (cluster === undefined) {
+      this.volume = new DataVolume(this, 'volume', { names, name: names.courseVolume(courseId), role: 'course', protect: props.environment.protectData });
+    }
 
     const prefix = `/services/${courseId}/`;
+    const env = [
+      `NB_UID=${props.graderUid}`,
+      // The grader-only nbgrader config (strict collect), also for `docker exec` shells.
+      `JUPYTER_CONFIG_PATH=${PATHS.graderConfigDir}`,
+      `${CONTAINER_ENV.courseId}=${courseId}`,
+      // jhlti_passback posts the course's scores to the hub when grade passback is on.
+      `${CONTAINER_ENV.gradePassback}=${this.gradePassback ? 1 : 0}`,
+      // iframe mode: the formgrader may be framed by the LMS too (jhlti_embedding).
+      ...(props.environment.frameAncestors.length > 0 ? [`${CONTAINER_ENV.frameAncestors}=${props.environment.frameAncestors.join(' ')}`] : []),
+      `JUPYTERHUB_USER=${this.graderUser}`,
+      `JUPYTERHUB_SERVICE_NAME=${courseId}`,
+      `JUPYTERHUB_API_URL=http://${names.hub}:${PORTS.hub}/hub/api`,
+      `JUPYTERHUB_API_TOKEN=${props.serviceToken}`,
+      `JUPYTERHUB_CLIENT_ID=${this.oauthClientId}`,
+      `JUPYTERHUB_SERVICE_PREFIX=${prefix}`,
+      'JUPYTERHUB_BASE_URL=/',
+      // What JupyterHub gives its own servers: the hub's public URL (jhlti_nbgrader's Course List).
+      `JUPYTERHUB_PUBLIC_HUB_URL=${props.environment.publicUrl}${URL_PATHS.hub}`,
+      `JUPYTERHUB_OAUTH_CALLBACK_URL=${prefix}oauth_callback`,
+      `JUPYTERHUB_SERVICE_URL=http://0.0.0.0:${PORTS.notebook}${prefix}`,
+    ];
+    if (cluster !== undefined && this.pushedImage !== undefined) {
+      this.grader = swarmGrader(this, {
+        names,
+        cluster,
+        courseId,
+        image: this.pushedImage.name,
+        env,
+        memoryBytes: memoryBytes(this.memory),
+        usersNetwork: props.environment.networks.usersName,
+        usersNetworkId: props.environment.networks.usersId,
+      });
+      return;
+    }
     const memory = memoryMegabytes(this.memory);
+    const volume = this.volume as DataVolume;
     this.grader = new Container(this, 'grader', {
       ...containerDefaults(names, 'grader'),
       name: names.grader(courseId),
@@ -169,41 +222,57 @@ export class Course extends Construct implements ICourse {
       // memory_swap equal to memory: no swap, and no perpetual diff from the provider.
       memory,
       memorySwap: memory,
-      env: [
-        `NB_UID=${props.graderUid}`,
-        // The grader-only nbgrader config (strict collect), also for `docker exec` shells.
-        `JUPYTER_CONFIG_PATH=${PATHS.graderConfigDir}`,
-        `${CONTAINER_ENV.courseId}=${courseId}`,
-        // jhlti_passback posts the course's scores to the hub when grade passback is on.
-        `${CONTAINER_ENV.gradePassback}=${this.gradePassback ? 1 : 0}`,
-        // iframe mode: the formgrader may be framed by the LMS too (jhlti_embedding).
-        ...(props.environment.frameAncestors.length > 0 ? [`${CONTAINER_ENV.frameAncestors}=${props.environment.frameAncestors.join(' ')}`] : []),
-        `JUPYTERHUB_USER=${this.graderUser}`,
-        `JUPYTERHUB_SERVICE_NAME=${courseId}`,
-        `JUPYTERHUB_API_URL=http://${names.hub}:${PORTS.hub}/hub/api`,
-        `JUPYTERHUB_API_TOKEN=${props.serviceToken}`,
-        `JUPYTERHUB_CLIENT_ID=${this.oauthClientId}`,
-        `JUPYTERHUB_SERVICE_PREFIX=${prefix}`,
-        'JUPYTERHUB_BASE_URL=/',
-        // What JupyterHub gives its own servers: the hub's public URL (jhlti_nbgrader's Course List).
-        `JUPYTERHUB_PUBLIC_HUB_URL=${props.environment.publicUrl}${URL_PATHS.hub}`,
-        `JUPYTERHUB_OAUTH_CALLBACK_URL=${prefix}oauth_callback`,
-        `JUPYTERHUB_SERVICE_URL=http://0.0.0.0:${PORTS.notebook}${prefix}`,
-      ],
+      env,
       networksAdvanced: [{ name: props.environment.networks.usersName }],
       volumes: [
-        { volumeName: this.volume.name, containerPath: `${PATHS.coursesRoot}/${courseId}` },
-        { volumeName: props.environment.exchange.name, containerPath: PATHS.exchangeRoot },
-        { volumeName: props.environment.uidMap.name, containerPath: PATHS.graderUidMapDir, readOnly: true },
+        { volumeName: volume.name, containerPath: `${PATHS.coursesRoot}/${courseId}` },
+        { volumeName: props.environment.exchange?.name as string, containerPath: PATHS.exchangeRoot },
+        { volumeName: props.environment.uidMap?.name as string, containerPath: PATHS.graderUidMapDir, readOnly: true },
       ],
     });
   }
 
   get imageName(): string {
+    // A plain name (the pushed one on a swarm): stack.json carries it to the hub.
     return this.notebookImage.name;
   }
 
   get spawnDependencies(): ITerraformDependable[] {
-    return [this.notebookImage.image, ...this.allowedImageResources];
+    return [this.pushedImage?.push ?? this.notebookImage.image, ...this.allowedImageResources];
   }
+}
+
+/** The grader as a service on the cluster's nodes: its course directory, the exchange and the uid map on the shared filesystem. */
+function swarmGrader(
+  scope: Construct,
+  p: { names: StackNames; cluster: SwarmCluster; courseId: string; image: string; env: string[]; memoryBytes: number; usersNetwork: string; usersNetworkId: string },
+): Service {
+  const { names, cluster, courseId } = p;
+  const service = new Service(scope, 'grader', {
+    name: names.grader(courseId),
+    labels: stackLabels(names, 'grader'),
+    convergeConfig: { delay: '3s', timeout: '5m' },
+    taskSpec: {
+      containerSpec: {
+        image: p.image,
+        command: [PATHS.startScript, 'grader'],
+        user: '0',
+        capDrop: ['ALL'],
+        capAdd: [...START_CAPABILITIES_ENGINE],
+        env: Object.fromEntries(p.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
+        mounts: mountsOf([
+          { type: 'bind', source: sharedPath(cluster, names, SHARED_LAYOUT.courses, courseId), target: `${PATHS.coursesRoot}/${courseId}` },
+          { type: 'bind', source: sharedPath(cluster, names, SHARED_LAYOUT.exchange), target: PATHS.exchangeRoot },
+          { type: 'bind', source: sharedPath(cluster, names, SHARED_LAYOUT.uidMap), target: PATHS.graderUidMapDir, readOnly: true },
+        ]),
+      },
+      placement: { constraints: [...cluster.serverConstraints] },
+      resources: { limits: { memoryBytes: p.memoryBytes } },
+      restartPolicy: { condition: 'any', delay: '5s' },
+      logDriver: { name: 'json-file', options: { 'max-size': '10m', 'max-file': '3' } },
+    },
+    endpointSpec: { mode: cluster.endpointMode },
+  });
+  settle(service, [{ id: p.usersNetworkId }], { healthcheck: false, resources: true, capAdd: true, args: false, command: true, env: true });
+  return service;
 }

@@ -1,4 +1,4 @@
-import { DockerProvider } from '@cdktf/provider-docker/lib/provider';
+import { DockerProvider, DockerProviderRegistryAuth } from '@cdktf/provider-docker/lib/provider';
 import { RandomProvider } from '@cdktf/provider-random/lib/provider';
 import { TlsProvider } from '@cdktf/provider-tls/lib/provider';
 import { HttpBackend, LocalBackend, S3Backend, TerraformStack } from 'cdktf';
@@ -36,7 +36,7 @@ export class EnvironmentStack extends TerraformStack {
     super(scope, id);
     const env = props.environment;
 
-    new DockerProvider(this, 'docker', {});
+    new DockerProvider(this, 'docker', env.engine === 'swarm' && env.swarm !== undefined ? { registryAuth: [swarmRegistryAuth(env.swarm.registry)] } : {});
     this.addOverride('terraform.required_providers.docker.version', PROVIDER_VERSIONS.docker);
     new TlsProvider(this, 'tls', {});
     new RandomProvider(this, 'random', {});
@@ -68,4 +68,13 @@ export class EnvironmentStack extends TerraformStack {
         break;
     }
   }
+}
+
+/**
+ * The provider's credentials for the swarm's registry (it pushes there and reads digests back):
+ * `docker login`'s (the provider reads ~/.docker/config.json or DOCKER_CONFIG), or none.
+ */
+function swarmRegistryAuth(registry: { readonly address: string; readonly auth: 'docker-config' | 'none'; readonly plainHttp: boolean }): DockerProviderRegistryAuth {
+  const host = registry.address.split('/')[0];
+  return { address: registry.plainHttp ? `http://${host}` : host, ...(registry.auth === 'none' ? { authDisabled: true } : {}) };
 }

@@ -20,6 +20,7 @@ import { StackNetworks } from './network';
 import { HubSecrets } from './secrets';
 import { StackFileCourse, renderStackFile } from './stack-file';
 import { StackTls } from './tls';
+import { SwarmCluster, SwarmHub, SwarmProxy } from './swarm';
 
 /** TLS of the proxy: a self-signed certificate from the tls provider, or your own files. */
 export type TlsOptions =
@@ -99,6 +100,31 @@ export interface TeachingEnvironmentSettings {
   readonly idleCullSeconds?: number;
   /** Host path of the Docker socket (mounted into the hub only). @default "/var/run/docker.sock" */
   readonly dockerSocket?: string;
+  /** Where the environment runs: one Docker engine, or a Docker Swarm cluster (set `swarm`). @default "docker" */
+  readonly engine?: 'docker' | 'swarm';
+  /** The cluster of engine "swarm". Required with engine "swarm". */
+  readonly swarm?: SwarmOptions;
+}
+
+/** A Docker Swarm cluster: the provider's engine is one of its managers (DOCKER_HOST). */
+export interface SwarmOptions {
+  /** The registry every node pulls the stack's images from; the stack pushes them there. */
+  readonly registry: {
+    /** host[:port][/path], no scheme. */
+    readonly address: string;
+    /** "docker-config": the credentials of `docker login`; "none": no authentication. @default "docker-config" */
+    readonly auth?: 'docker-config' | 'none';
+    /** Plain HTTP (an insecure registry of every node's engine). @default false */
+    readonly plainHttp?: boolean;
+  };
+  /** A shared filesystem mounted at this absolute path on every node. */
+  readonly sharedRoot: string;
+  /** "vip" (needs IPVS) or "dnsrr". @default "vip" */
+  readonly endpointMode?: 'vip' | 'dnsrr';
+  /** "ingress" (routing mesh, every node) or "host" (the proxy's node). @default "ingress" */
+  readonly publishMode?: 'ingress' | 'host';
+  /** Placement constraints of user servers and graders. @default ["node.role==worker"] */
+  readonly serverConstraints?: readonly string[];
 }
 
 /** A course; the same keys and defaults as a course in a config file. */
@@ -161,10 +187,14 @@ export class TeachingEnvironment extends Construct {
   readonly networks: StackNetworks;
   readonly tls: StackTls;
   readonly secrets: HubSecrets;
-  readonly exchange: DataVolume;
-  readonly uidMap: DataVolume;
-  readonly proxy: HttpProxy;
-  readonly hub: Hub;
+  /** The exchange volume (engine "docker"; a swarm keeps the exchange on its shared filesystem). */
+  readonly exchange?: DataVolume;
+  /** The uid-map volume (engine "docker"). */
+  readonly uidMap?: DataVolume;
+  readonly proxy: HttpProxy | SwarmProxy;
+  readonly hub: Hub | SwarmHub;
+  /** engine "swarm": the cluster. */
+  readonly swarm?: SwarmCluster;
   /** The demo launcher, when the settings enable it. */
   readonly demoLauncher?: DemoLauncher;
   private readonly coursesById = new Map<string, Course>();
@@ -185,20 +215,51 @@ export class TeachingEnvironment extends Construct {
     this.publicUrl = `https://${settings.hostname}${settings.port === 443 ? '' : `:${settings.port}`}`;
     this.courseRules = new CourseRules(settings, (i) => `courses[${i}]`, (path, message, value) => this.issues.push({ path, message, value }));
 
-    this.networks = new StackNetworks(this, 'networks', { names });
+    const cluster = settings.engine === 'swarm' ? settings.swarm : undefined;
+    this.swarm = cluster;
+    this.networks = new StackNetworks(this, 'networks', { names, driver: cluster === undefined ? 'bridge' : 'overlay' });
     this.tls = new StackTls(this, 'tls-cert', {
       tls: settings.tls,
       hostname: settings.hostname,
       stackDir: props.stackDir ?? join(process.cwd(), 'cdktf.out', 'stacks', scopeStackId(this)),
     });
     this.secrets = new HubSecrets(this, 'secrets', { lti11: settings.lti11.enabled, lti11SecretVersion: settings.lti11.secretVersion, signingKeys: settings.lti13.enabled ? settings.lti13.signingKeys : [] });
+    this.notebookContext = new BuildContext(this, 'notebook-context', { source: join(IMAGES_DIR, 'notebook'), caBundle: settings.images.caBundle });
+    if (cluster !== undefined) {
+      this.proxy = new SwarmProxy(this, 'proxy', {
+        names,
+        networks: this.networks,
+        cluster,
+        image: settings.images.proxy,
+        certificatePem: this.tls.certificatePem,
+        privateKeyPem: this.tls.privateKeyPem,
+        proxyToken: this.secrets.proxyToken,
+        port: settings.port,
+      });
+      const hub = new SwarmHub(this, 'hub', {
+        names,
+        networks: this.networks,
+        cluster,
+        baseImage: settings.images.hubBase,
+        caBundle: settings.images.caBundle,
+        dockerSocket: settings.dockerSocket,
+        outgoingCaBundle: settings.platformCaBundle,
+        protectData: this.protectData,
+        dependsOn: [this.proxy.service],
+        stackFile: () => this.renderStackFile(),
+      });
+      for (const file of this.secrets.hubFiles()) hub.addSecretFile(file.name, file.value);
+      this.hub = hub;
+      this.node.addValidation({ validate: () => (this.coursesById.size === 0 ? [`TeachingEnvironment "${settings.name}" has no course; add one with addCourse()`] : []) });
+      for (const course of props.courses ?? []) this.addCourse(course);
+      return;
+    }
     this.exchange = new DataVolume(this, 'exchange', { names, name: names.exchange, role: 'exchange', protect: this.protectData });
     // Which uid each hub user's server runs as: written by the hub, read by graders to reject
     // submissions filed under another student's name. Never mounted into user servers.
     this.uidMap = new DataVolume(this, 'uid-map', { names, name: names.uidMap, role: 'uid-map', protect: this.protectData });
-    this.notebookContext = new BuildContext(this, 'notebook-context', { source: join(IMAGES_DIR, 'notebook'), caBundle: settings.images.caBundle });
 
-    this.proxy = new HttpProxy(this, 'proxy', {
+    const proxy = new HttpProxy(this, 'proxy', {
       names,
       networks: this.networks,
       image: settings.images.proxy,
@@ -208,11 +269,12 @@ export class TeachingEnvironment extends Construct {
       port: settings.port,
       bindAddress: settings.bindAddress,
     });
+    this.proxy = proxy;
     // The demo launcher's network: only the hub and the launcher (its keyset for LTI 1.3).
     const launcherNetwork = settings.demoLauncher === undefined
       ? undefined
       : new Network(this, 'launcher-network', { name: names.launcherNetwork, driver: 'bridge', labels: stackLabels(names, 'launcher-network') });
-    this.hub = new Hub(this, 'hub', {
+    const hub = new Hub(this, 'hub', {
       names,
       networks: this.networks,
       baseImage: settings.images.hubBase,
@@ -223,16 +285,17 @@ export class TeachingEnvironment extends Construct {
       protectData: this.protectData,
       extraNetworks: launcherNetwork === undefined ? undefined : [launcherNetwork.name],
       // Routes go to a running proxy.
-      dependsOn: [this.proxy.container],
+      dependsOn: [proxy.container],
       runtime: () => ({ stackFile: this.renderStackFile(), secretFiles: this.secrets.hubFiles() }),
     });
+    this.hub = hub;
     if (settings.demoLauncher !== undefined && launcherNetwork !== undefined) {
       const lti11 = this.secrets.lti11ConsumerKey !== undefined && this.secrets.lti11SharedSecret !== undefined
         ? { key: this.secrets.lti11ConsumerKey, secret: this.secrets.lti11SharedSecret }
         : undefined;
       this.demoLauncher = new DemoLauncher(this, 'demo-launcher', {
         names,
-        image: this.hub.image.image.imageId,
+        image: hub.image.image.imageId,
         network: launcherNetwork.name,
         port: settings.demoLauncher.port,
         bindAddress: settings.demoLauncher.bindAddress,
@@ -242,7 +305,7 @@ export class TeachingEnvironment extends Construct {
         stackFile: () => this.renderStackFile(),
       });
       // It needs the hub's routes and keyset up before a launch can work.
-      this.demoLauncher.container.dependsOn = [dependable(this.hub.container)];
+      this.demoLauncher.container.dependsOn = [dependable(hub.container)];
     }
     this.node.addValidation({ validate: () => (this.coursesById.size === 0 ? [`TeachingEnvironment "${settings.name}" has no course; add one with addCourse()`] : []) });
     for (const course of props.courses ?? []) this.addCourse(course);
@@ -267,6 +330,7 @@ export class TeachingEnvironment extends Construct {
       const issues = this.issues.splice(0);
       throw new ConfigError(`TeachingEnvironment "${this.settings.name}"`, issues);
     }
+    const serviceToken = this.secrets.addServiceToken(course.id);
     const added = new Course(this, `course-${course.id}`, {
       environment: {
         names: this.names,
@@ -278,6 +342,7 @@ export class TeachingEnvironment extends Construct {
         protectData: this.protectData,
         frameAncestors: this.settings.embedding.mode === 'iframe' ? this.settings.embedding.allowedOrigins : [],
         publicUrl: this.publicUrl,
+        swarm: this.swarm,
       },
       courseId: course.id,
       title: course.title,
@@ -290,11 +355,15 @@ export class TeachingEnvironment extends Construct {
       cpus: course.limits.cpus,
       idleCullSeconds: course.idleCullSeconds,
       prewarm: course.prewarm,
-      serviceToken: this.secrets.addServiceToken(course.id),
+      serviceToken,
     });
     this.coursesById.set(course.id, added);
     this.hub.addSpawnDependencies(added.spawnDependencies);
-    this.hub.addCourseVolume(course.id, added.volume.name);
+    if (this.hub instanceof SwarmHub) {
+      this.hub.addSecretFile(serviceTokenFile(course.id), serviceToken);
+    } else if (added.volume !== undefined) {
+      this.hub.addCourseVolume(course.id, added.volume.name);
+    }
     return added;
   }
 
@@ -345,6 +414,8 @@ export class TeachingEnvironment extends Construct {
       limits: props.limits,
       idleCullSeconds: props.idleCullSeconds,
       dockerSocket: props.dockerSocket,
+      engine: props.engine,
+      swarm: props.swarm,
     };
     const parsed = EnvironmentSettingsSchema.safeParse(input, { reportInput: true });
     if (!parsed.success) throw new ConfigError(source, parsed.error.issues.flatMap((i) => toConfigIssues(i)));
@@ -408,6 +479,10 @@ export class TeachingEnvironment extends Construct {
               tls_certificate_file: DEMO_LAUNCHER_FILES.tlsCertificate,
               tls_key_file: DEMO_LAUNCHER_FILES.tlsKey,
             },
+      swarm:
+        s.swarm === undefined
+          ? null
+          : { shared_root: s.swarm.sharedRoot, environment_dir: names.sharedDir, endpoint_mode: s.swarm.endpointMode, constraints: [...s.swarm.serverConstraints] },
       limits: { servers_per_user: s.limits.serversPerUser },
       // The hub's culler is the backstop: no course may wait longer than it.
       idle_cull_seconds: Math.max(s.idleCullSeconds, ...courses.map((c) => c.idleCullSeconds)),

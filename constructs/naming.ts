@@ -55,6 +55,8 @@ export class StackNames {
   get userServerPrefix(): string { return `${this.prefix}-nb-`; }
   /** Every home volume's name starts so (the destroy command's --purge removes them). */
   get homeVolumePrefix(): string { return `${this.prefix}-home-`; }
+  /** engine "swarm": the environment's directory on the shared filesystem (SHARED_LAYOUT inside). */
+  get sharedDir(): string { return this.prefix; }
   grader(course: string): string { return `${this.prefix}-grader-${course}`; }
   courseVolume(course: string): string { return `${this.prefix}-course-${course}`; }
   hubImage(hash: string): string { return `jhlti/${this.environment}-hub:${hash.slice(0, 12)}`; }

@@ -102,6 +102,15 @@ export const StackFileSchema = z.strictObject({
     })
     .nullable()
     .describe('the demo launcher (a stand-in LMS; demo_launcher.py), or null'),
+  swarm: z
+    .strictObject({
+      shared_root: z.string().regex(/^\/[A-Za-z0-9._\/-]*$/).describe("the shared filesystem's path on every node (mounted at paths.hub_shared_root in the hub)"),
+      environment_dir: dockerName.describe("the environment's directory in it (shared_layout inside)"),
+      endpoint_mode: z.enum(['vip', 'dnsrr']).describe("user server services' endpoint mode"),
+      constraints: z.array(nonEmpty).describe("user server services' placement constraints"),
+    })
+    .nullable()
+    .describe('engine "swarm": user servers are Swarm services on the shared filesystem; null: containers on the one engine'),
   limits: z.strictObject({ servers_per_user: z.int().min(1).describe('course servers one user may run at once') }),
   idle_cull_seconds: z.int().min(0).describe('the hub culler: at least every course timeout (each server also stops itself after its own)'),
   courses: z.array(StackCourseSchema).min(1),

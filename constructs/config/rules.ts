@@ -151,6 +151,8 @@ export function resolveEnvironmentSettings(env: EnvironmentSettings, at: string,
     add(field('embedding.allowedOrigins'), 'only used with embedding.mode "iframe"; remove it or set mode to "iframe"', env.embedding.allowedOrigins);
   }
 
+  checkEngine(env, field, add);
+
   const names = new StackNames(env.name);
   for (const name of names.dnsNames([])) {
     if (name.length > DNS_LABEL_MAX) add(field('name'), `derived container name "${name}" is ${name.length} characters; Docker's DNS resolves at most ${DNS_LABEL_MAX}; shorten the environment name`, env.name);
@@ -212,6 +214,28 @@ export function resolveEnvironmentSettings(env: EnvironmentSettings, at: string,
     tls,
     ...(platformCaBundle !== undefined ? { platformCaBundle } : {}),
   };
+}
+
+/** engine and swarm agree, and nothing asks what a swarm cannot do. */
+function checkEngine(env: EnvironmentSettings, field: (key: string) => string, add: AddIssue): void {
+  if (env.engine === 'docker') {
+    if (env.swarm !== undefined) add(field('swarm'), 'only used with engine "swarm"; set engine: swarm or remove swarm', 'set');
+    return;
+  }
+  if (env.swarm === undefined) {
+    add(field('swarm'), 'engine "swarm" needs the cluster: swarm.registry.address (where every node pulls the images from) and swarm.sharedRoot (the shared filesystem mounted on every node)');
+    return;
+  }
+  if (env.swarm.endpointMode === 'dnsrr' && env.swarm.publishMode === 'ingress') {
+    add(field('swarm.publishMode'), 'the routing mesh ("ingress") needs virtual IPs; with endpointMode "dnsrr" publish on the manager: publishMode "host"', 'ingress');
+  }
+  if (env.bindAddress !== '0.0.0.0') {
+    add(field('bindAddress'), 'a swarm publishes ports on every address of its nodes; remove bindAddress (firewall the nodes instead)', env.bindAddress);
+  }
+  if (env.demoLauncher.enabled) {
+    // Its page signs launches as anyone: on a single host it listens on 127.0.0.1 only, which a swarm cannot do.
+    add(field('demoLauncher.enabled'), 'the demo launcher is for one host (its page listens on 127.0.0.1 only); a swarm publishes on every node; turn it off here and try launches on an engine "docker" environment', true);
+  }
 }
 
 /**

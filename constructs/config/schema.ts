@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { PREWARM_DEFAULTS, PREWARM_SESSION_PATTERN, SIGNING_KEY_NAME_PATTERN } from '../contract';
 import { COURSE_ID_PATTERN, GRADER_UID_MAX, GRADER_UID_MIN, HOSTNAME_PATTERN, IPV4_PATTERN, MIN_CPUS, MIN_MEMORY_BYTES, ORIGIN_PATTERN, UID_BASE } from '../contract';
 import { hasTemplateSequence } from '../terraform-text';
+import { REGISTRY_PATTERN } from './images';
 
 /** Docker image reference that names an explicit tag or digest (no implicit `latest`). */
 export const IMAGE_REFERENCE =
@@ -301,6 +302,51 @@ const StateSchema = z
   .default({ backend: 'local' })
   .describe('Terraform state backend of this environment. @default local file under state/.');
 
+/** A placement constraint as Docker Swarm reads it, e.g. "node.role==worker" or "node.labels.jupyter==yes". */
+const PLACEMENT_CONSTRAINT = /^(?:node|engine)\.[A-Za-z0-9._-]+ ?(?:==|!=) ?[A-Za-z0-9._:/-]+$/;
+
+const SwarmSchema = z.strictObject({
+  registry: z
+    .strictObject({
+      address: z
+        .string()
+        .trim()
+        .regex(REGISTRY_PATTERN, { error: 'swarm.registry.address must be a registry host with an optional port and path, e.g. "registry.example.edu:5000" (no scheme)' })
+        .describe('Registry the stack pushes its images to and every node pulls from: host[:port][/path].'),
+      auth: z
+        .enum(['docker-config', 'none'], { error: 'swarm.registry.auth must be "docker-config" (the credentials of `docker login`) or "none"' })
+        .default('docker-config')
+        .describe('"docker-config": the credentials `docker login <address>` stored (~/.docker/config.json or DOCKER_CONFIG); "none": a registry without authentication.'),
+      plainHttp: z
+        .boolean()
+        .default(false)
+        .describe('The registry speaks plain HTTP (every node must list it in the engine\'s insecure-registries). Only on a private network.'),
+    })
+    .describe('The registry every node pulls the stack\'s images from.'),
+  sharedRoot: plainPath('swarm.sharedRoot')
+    .pipe(
+      z
+        .string()
+        .regex(/^\/[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*\/?$/, { error: 'swarm.sharedRoot must be an absolute path of letters, digits, ".", "_", "-" and "/", e.g. "/srv/jhlti-shared"' })
+        .refine((v) => !v.split('/').includes('..'), { error: 'swarm.sharedRoot must not contain ".."' }),
+    )
+    .transform((v) => v.replace(/\/+$/, ''))
+    .describe('A shared filesystem (NFS, CephFS, ...) mounted at this path on every node: homes, the nbgrader exchange and the course directories of the environment live in <sharedRoot>/jhlti-<name>/, with their Unix owners and modes.'),
+  endpointMode: z
+    .enum(['vip', 'dnsrr'], { error: 'swarm.endpointMode must be "vip" (virtual IPs, the default) or "dnsrr" (DNS round robin, for kernels without IPVS)' })
+    .default('vip')
+    .describe('How services are reached inside the cluster: "vip", a virtual IP per service (needs IPVS on the nodes); "dnsrr", the tasks\' own addresses.'),
+  publishMode: z
+    .enum(['ingress', 'host'], { error: 'swarm.publishMode must be "ingress" (the routing mesh: every node answers) or "host" (the node running the proxy answers)' })
+    .default('ingress')
+    .describe('How the HTTPS port is published: "ingress", on every node (routing mesh; needs IPVS); "host", on the manager node that runs the proxy.'),
+  serverConstraints: z
+    .array(z.string().trim().regex(PLACEMENT_CONSTRAINT, { error: 'must be a placement constraint such as "node.role==worker" or "node.labels.jupyter==yes"' }))
+    .max(20)
+    .default(['node.role==worker'])
+    .describe('Placement constraints of user servers and graders. @default ["node.role==worker"]'),
+});
+
 /** An environment without its courses (the composition API adds those one by one). */
 export const EnvironmentSettingsSchema = z
   .strictObject({
@@ -404,6 +450,11 @@ export const EnvironmentSettingsSchema = z
         'A stand-in LMS for trying the environment without one: a page that sends signed LTI 1.1 and LTI 1.3 launches as a student or an instructor of each course, in a new window or an iframe. It becomes the LTI 1.3 platform of the environment. For demos only. @default off',
       ),
     dockerSocket: plainPath('dockerSocket').pipe(z.string().startsWith('/', { error: 'dockerSocket must be an absolute path' })).default('/var/run/docker.sock').describe('Host path of the Docker socket; mounted into the hub only.'),
+    engine: z
+      .enum(['docker', 'swarm'], { error: 'engine must be "docker" (one Docker host) or "swarm" (a Docker Swarm cluster; set swarm too)' })
+      .default('docker')
+      .describe('Where the environment runs: "docker", one Docker engine; "swarm", a Docker Swarm cluster (hub and proxy on a manager, user servers and graders on the nodes; see swarm).'),
+    swarm: SwarmSchema.optional().describe('The cluster of engine "swarm": its registry, shared filesystem and service networking. Required with engine "swarm".'),
     state: StateSchema,
   })
   .describe('One environment: its own hub, proxy, network and Terraform stack.');

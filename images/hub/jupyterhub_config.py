@@ -4,11 +4,12 @@
 # jupyterhub_lti_stack package.
 import secrets as token_source
 
+from docker.types import RestartPolicy
 from jupyterhub_lti_stack import hub, passback, prewarm
 from jupyterhub_lti_stack.auth import LtiStackAuthenticator
-from jupyterhub_lti_stack.contract import PATHS, SECRET_FILES, START_CAPABILITIES
+from jupyterhub_lti_stack.contract import PATHS, SECRET_FILES, SHARED_LAYOUT, START_CAPABILITIES
 from jupyterhub_lti_stack.keys import load_signing_keys
-from jupyterhub_lti_stack.spawner import CourseDockerSpawner
+from jupyterhub_lti_stack.spawner import CourseDockerSpawner, CourseSwarmSpawner, prepare_shared_directories
 from jupyterhub_lti_stack.stack import load_secrets, load_stack, stack_path
 
 c = get_config()  # noqa: F821
@@ -62,7 +63,6 @@ c.JupyterHub.services = hub.services(stack, secrets, prewarm_token, str(stack_pa
 # One server per (user, course): named servers, each from its course's image, limits and idle
 # timeout (spawner.py), with the user's own uid; a launch lands in its course's server
 c.JupyterHub.allow_named_servers = True
-c.JupyterHub.spawner_class = CourseDockerSpawner
 c.CourseSpawnerMixin.stack = stack
 # A start-of-class rush on a small host: N servers boot at once and share its cores, so the
 # N-th needs ~N x the single start time; the defaults (60 s / 30 s) failed most launches
@@ -75,18 +75,42 @@ c.Spawner.server_token_scopes = ["users:activity!user", "access:servers!server",
 c.DockerSpawner.network_name = stack.docker.network
 c.DockerSpawner.use_internal_ip = True
 c.DockerSpawner.name_template = stack.docker.server_name_template
-c.DockerSpawner.volumes = {
-    stack.docker.home_volume_template: PATHS["home"],
-    stack.docker.exchange_volume: PATHS["exchange_root"],
-}
-c.CourseDockerSpawner.legacy_home_template = stack.docker.legacy_home_volume_template
-c.DockerSpawner.remove = True  # the home volume outlives the container
-c.DockerSpawner.pull_policy = "never"  # images are built by Terraform before any spawn
 c.DockerSpawner.cmd = [PATHS["start_script"]]
-# jhlti-start begins as root only to hand its home to NB_UID, then drops every privilege
-c.DockerSpawner.extra_create_kwargs = {"user": "0"}
-c.DockerSpawner.extra_host_config = {
-    "cap_drop": ["ALL"],
-    "cap_add": list(START_CAPABILITIES),
-    "security_opt": ["no-new-privileges"],
-}
+if stack.swarm is None:
+    c.JupyterHub.spawner_class = CourseDockerSpawner
+    c.DockerSpawner.remove = True  # the home volume outlives the container (services are always removed)
+    c.DockerSpawner.volumes = {
+        stack.docker.home_volume_template: PATHS["home"],
+        stack.docker.exchange_volume: PATHS["exchange_root"],
+    }
+    c.CourseDockerSpawner.legacy_home_template = stack.docker.legacy_home_volume_template
+    c.DockerSpawner.pull_policy = "never"  # images are built by Terraform before any spawn
+    # jhlti-start begins as root only to hand its home to NB_UID, then drops every privilege
+    c.DockerSpawner.extra_create_kwargs = {"user": "0"}
+    c.DockerSpawner.extra_host_config = {
+        "cap_drop": ["ALL"],
+        "cap_add": list(START_CAPABILITIES),
+        "security_opt": ["no-new-privileges"],
+    }
+else:
+    # engine "swarm": a service per course server on the cluster's nodes, its home and the
+    # exchange on the shared filesystem (spawner.py), the images pulled by the nodes from the
+    # registry Terraform pushed them to.
+    for made in prepare_shared_directories(stack):
+        print(f"jupyterhub-lti-stack: made {made} on the shared filesystem", flush=True)
+    c.JupyterHub.spawner_class = CourseSwarmSpawner
+    c.CourseSpawnerMixin.uid_map_dir = stack.swarm.hub_path(SHARED_LAYOUT["uid_map"])
+    c.LtiStackAuthenticator.courses_root = stack.swarm.hub_path(SHARED_LAYOUT["courses"])
+    c.SwarmSpawner.pull_policy = "skip"  # each node pulls from the registry
+    c.SwarmSpawner.extra_create_kwargs = {}
+    c.SwarmSpawner.extra_endpoint_spec = {"mode": stack.swarm.endpoint_mode}
+    c.SwarmSpawner.extra_placement_spec = {"constraints": list(stack.swarm.constraints)}
+    # jhlti-start begins as root only to hand its home to NB_UID, then drops every privilege.
+    # (Swarm services take no security options: no-new-privileges is the single-host extra.)
+    c.SwarmSpawner.extra_container_spec = {
+        "user": "0",
+        "cap_drop": ["ALL"],
+        "cap_add": [f"CAP_{cap}" for cap in START_CAPABILITIES],
+    }
+    # A server that stops itself (idle) stays stopped; one whose node fails is started again elsewhere.
+    c.SwarmSpawner.extra_task_spec = {"restart_policy": RestartPolicy(condition="on-failure", max_attempts=3)}

@@ -107,11 +107,13 @@ def up() -> None:
     if not docker("network", "ls", "-q", "--filter", f"name=^{NETWORK}$"):
         docker("network", "create", "--driver", "bridge", "--subnet", SUBNET, "--label", f"{PREFIX}=1", NETWORK)
     docker("volume", "create", "--label", f"{PREFIX}=1", SHARED_VOLUME)
+    created = False
     for node, ip in NODES.items():
         name = container(node)
         running = docker("ps", "-q", "--filter", f"name=^{name}$")
         if running and docker("inspect", "-f", "{{.Config.Image}}", name) == image:
             continue
+        created = True
         docker("rm", "-f", name, check=False)
         sockets = SOCKET_DIR / node
         sockets.mkdir(parents=True, exist_ok=True)
@@ -127,6 +129,11 @@ def up() -> None:
         )
     for node in NODES:
         wait_for(f"the engine of node {node}", lambda: _engine_answers(node), timeout=60)
+    if created:
+        # A new node container may find an old swarm's state on its engine volume (a run that
+        # ended without `down`): every node starts a new swarm instead.
+        for node in [*NODES][::-1]:
+            engine(node, "swarm", "leave", "--force", check=False)
     _join()
     wait_for("the registry on the manager", lambda: _registry_answers(), timeout=30)
 

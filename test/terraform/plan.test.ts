@@ -97,4 +97,32 @@ describe('terraform init + validate + plan of every stack', () => {
       expect(counts).toMatchObject({ docker_container: 12, docker_image: 12, docker_volume: 13 });
     }
   });
+
+  test('engine swarm: services, Docker secrets and configs, images pushed to the registry', () => {
+    const stacks = synth(join(FIXTURES, 'swarm.yaml'));
+    // registry auth "docker-config": the provider reads `docker login`'s file (here one made for the test)
+    const dockerConfig = mkdtempSync(join(tmpdir(), 'jhlti-docker-config-'));
+    writeFileSync(join(dockerConfig, 'config.json'), JSON.stringify({ auths: { 'registry.example.test:5000': { auth: Buffer.from('operator:not-a-real-password').toString('base64') } } }));
+    const before = process.env.DOCKER_CONFIG;
+    process.env.DOCKER_CONFIG = dockerConfig;
+    let changes: PlannedChange[];
+    try {
+      changes = plan(stacks.cluster);
+    } finally {
+      if (before === undefined) delete process.env.DOCKER_CONFIG;
+      else process.env.DOCKER_CONFIG = before;
+    }
+    expect(countByType(changes)).toEqual({
+      docker_config: 2, // stack.json, the proxy's certificate
+      docker_image: 4, // the hub and two notebook images built, the proxy pulled
+      docker_network: 2,
+      docker_registry_image: 3,
+      docker_secret: 9, // eight hub secret files, the proxy's TLS key
+      docker_service: 4, // proxy, hub, two graders
+      docker_volume: 1, // the hub database on the manager
+      random_bytes: 8,
+      tls_private_key: 1,
+      tls_self_signed_cert: 1,
+    });
+  });
 });

@@ -78,4 +78,29 @@ describe('plan summaries', () => {
     expect(proxy?.impact).toMatch(/while it runs .* no restart/);
     expect(renderText(s)).not.toContain('200');
   });
+
+  test('engine swarm: a course added, its service token a new Docker secret of the hub; no volume, so no data loss', () => {
+    const s = summarizePlan('cluster', {
+      resource_changes: [
+        rc('docker_image.course-chem_notebook-image_build_image_1', ['create']),
+        rc('docker_registry_image.course-chem_notebook-image_push_2', ['create']),
+        rc('docker_service.course-chem_grader_3', ['create']),
+        rc('random_bytes.secrets_service-token-chem_4', ['create']),
+        rc('docker_secret.hub_secret-service-token-chem_5', ['create']),
+        rc('docker_config.hub_stack-file_6', ['create', 'delete']),
+        rc('docker_service.hub_service_7', ['update'], { task_spec: [1] }, { task_spec: [2] }),
+        rc('docker_service.proxy_service_8', ['no-op']),
+      ],
+    });
+    expect(s.exitCode).toBe(2);
+    expect(s.changes.map((c) => [c.scope, c.action, c.component, c.severity])).toEqual([
+      ['environment', 'replace', 'hub configuration', 'disruptive'],
+      ['environment', 'update', 'hub', 'disruptive'],
+      ['environment', 'create', 'hub secret', 'info'],
+      ['environment', 'create', 'service token', 'info'],
+      ['course chem', 'create', 'notebook image', 'info'],
+      ['course chem', 'create', 'notebook image', 'info'],
+      ['course chem', 'create', 'grader (formgrader)', 'info'],
+    ]);
+  });
 });

@@ -361,3 +361,83 @@ describe('the LTI 1.1 shared secret', () => {
     expect(() => plain({ secretVersion })).toThrow(/lti11\.secretVersion/);
   });
 });
+
+describe('engine swarm', () => {
+  const stack = synthConfig(load('swarm.yaml')).json.cluster;
+  const services = (name: string) => byName(stack, 'docker_service', name);
+  const shared = '/mnt/cephfs/jupyter/jhlti-cluster';
+
+  test('services in place of containers, overlay networks, no local data volume but the hub DB', () => {
+    expect(Object.keys(resources(stack, 'docker_container'))).toEqual([]);
+    expect(Object.values(resources(stack, 'docker_service')).map((s: Json) => s.name).sort()).toEqual(['jhlti-cluster-grader-data_lab', 'jhlti-cluster-grader-stats', 'jhlti-cluster-hub', 'jhlti-cluster-proxy']);
+    const users = byName(stack, 'docker_network', 'jhlti-cluster-users');
+    const control = byName(stack, 'docker_network', 'jhlti-cluster-control');
+    expect([users.driver, users.attachable, control.driver, control.internal]).toEqual(['overlay', true, 'overlay', true]);
+    expect(Object.values(resources(stack, 'docker_volume')).map((v: Json) => v.name)).toEqual(['jhlti-cluster-hub-data']);
+  });
+
+  test('hub and proxy on a manager; the proxy API on the control network alone, HTTPS published by the mesh', () => {
+    const hub = services('jhlti-cluster-hub');
+    const proxy = services('jhlti-cluster-proxy');
+    expect(hub.task_spec.placement.constraints).toEqual(['node.role==manager']);
+    expect(proxy.task_spec.placement.constraints).toEqual(['node.role==manager']);
+    expect(proxy.endpoint_spec).toEqual({ mode: 'vip', ports: [{ target_port: 8443, published_port: 443, publish_mode: 'ingress', protocol: 'tcp' }] });
+    // by network id (a name would replace the service at every plan: the provider reads ids back)
+    expect(proxy.task_spec.networks_advanced).toEqual([
+      { id: '${docker_network.networks_users_9D2EC729.id}', driver_opts: [] },
+      { id: '${docker_network.networks_control_3F0DDEFF.id}', driver_opts: [], aliases: ['jhlti-cluster-proxy-api'] },
+    ]);
+    // its API address: its own task's on the control network, not the alias's virtual IP
+    expect(proxy.task_spec.container_spec.command.slice(-1)).toEqual(['jhlti-cluster-proxy-api']);
+    expect(proxy.task_spec.container_spec.args).not.toContain('--api-ip');
+    expect(proxy.task_spec.container_spec.secrets).toEqual([expect.objectContaining({ file_name: '/etc/chp/tls.key', file_mode: 0o600, file_uid: '0' })]);
+    expect(hub.update_config.order).toBe('stop-first');
+  });
+
+  test('hub: the Docker socket and the shared root, stack.json as a config, every secret file a Docker secret (0600) with no value in the output', () => {
+    const spec = services('jhlti-cluster-hub').task_spec.container_spec;
+    expect(spec.mounts).toEqual([
+      { type: 'volume', source: '${docker_volume.hub_data_volume_AE71A0B5.name}', target: '/srv/jupyterhub/data', read_only: false },
+      { type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock', read_only: false },
+      { type: 'bind', source: '/mnt/cephfs/jupyter', target: '/srv/jhlti-shared', read_only: false },
+    ]);
+    expect(spec.cap_drop).toEqual(['ALL']);
+    expect(spec.secrets.map((s: Json) => s.file_name).sort()).toEqual(
+      ['cookie_secret', 'crypt_key', 'lti11_consumer_key', 'lti11_shared_secret', 'proxy_token', 'service-token-data_lab', 'service-token-idle-culler', 'service-token-stats'].map((f) => `/srv/jupyterhub/secrets/${f}`),
+    );
+    expect(new Set(spec.secrets.map((s: Json) => s.file_mode))).toEqual(new Set([0o600]));
+    for (const secret of Object.values(resources(stack, 'docker_secret')) as Json[]) {
+      expect(secret.data).toMatch(/^\$\{base64encode\((random_bytes\.[\w-]+\.hex|tls_private_key\.[\w-]+\.private_key_pem)\)\}$/);
+      expect(secret.lifecycle.create_before_destroy).toBe(true);
+    }
+    const [config] = spec.configs;
+    expect(config.file_name).toBe('/srv/jupyterhub/stack.json');
+    const stackFile = JSON.parse(Buffer.from(byName(stack, 'docker_config', Object.values(resources(stack, 'docker_config')).map((c: Json) => c.name).find((n: string) => n.startsWith('jhlti-cluster-stack-'))).data, 'base64').toString());
+    expect(stackFile.swarm).toEqual({ shared_root: '/mnt/cephfs/jupyter', environment_dir: 'jhlti-cluster', endpoint_mode: 'vip', constraints: ['node.role==worker'] });
+    expect(stackFile.courses.map((c: Json) => c.image)).toEqual([expect.stringMatching(/^registry\.example\.test:5000\/jhlti\/cluster-notebook-stats:[0-9a-f]{12}$/), expect.stringMatching(/^registry\.example\.test:5000\/jhlti\/cluster-notebook-data_lab:/)]);
+  });
+
+  test('images are built once and pushed to the registry the config names; the provider may push there', () => {
+    const pushed = Object.values(resources(stack, 'docker_registry_image')).map((r: Json) => r.name);
+    expect(pushed).toHaveLength(3);
+    expect(stack.provider.docker).toEqual([{ registry_auth: [{ address: 'registry.example.test:5000' }] }]);
+    // pinned by the pushed digest, as the swarm records it (a tag alone would be a diff at every plan)
+    expect(services('jhlti-cluster-hub').task_spec.container_spec.image).toMatch(/^\$\{docker_registry_image\.(hub_image_push_[0-9A-F]+)\.name\}@\$\{docker_registry_image\.\1\.sha256_digest\}$/);
+    for (const image of Object.values(resources(stack, 'docker_image')) as Json[]) {
+      if (image.build !== undefined) expect([image.name.startsWith('registry.example.test:5000/'), image.force_remove]).toEqual([true, true]);
+    }
+  });
+
+  test("graders: on the nodes the servers use, their directories on the shared filesystem, the course's memory", () => {
+    const grader = services('jhlti-cluster-grader-stats');
+    expect(grader.task_spec.placement.constraints).toEqual(['node.role==worker']);
+    expect(grader.task_spec.container_spec.mounts).toEqual([
+      { type: 'bind', source: `${shared}/courses/stats`, target: '/srv/nbgrader/courses/stats', read_only: false },
+      { type: 'bind', source: `${shared}/exchange`, target: '/srv/nbgrader/exchange', read_only: false },
+      { type: 'bind', source: `${shared}/uids`, target: '/srv/nbgrader/uids', read_only: true },
+    ]);
+    expect(grader.task_spec.resources.limits.memory_bytes).toBe(3 * 1024 ** 3);
+    expect(grader.task_spec.container_spec.cap_drop).toEqual(['ALL']);
+    expect(grader.task_spec.container_spec.env.NB_UID).toMatch(/^\d+$/);
+  });
+});

@@ -52,10 +52,13 @@ describe('full synthesized JSON (logical ids included, content hashes as placeho
   test('three courses in two environments', () => {
     expect(withoutContentHashes(synthConfig(load('three-courses.yaml')).json)).toMatchSnapshot();
   });
+  test('engine swarm', () => {
+    expect(withoutContentHashes(synthConfig(load('swarm.yaml')).json)).toMatchSnapshot();
+  });
 });
 
 describe('deterministic synthesis', () => {
-  test.each([['demo', undefined], ['three-courses', 'three-courses.yaml']])('%s: two synths are byte-identical, assets included', (_n, fixture) => {
+  test.each([['demo', undefined], ['three-courses', 'three-courses.yaml'], ['swarm', 'swarm.yaml']])('%s: two synths are byte-identical, assets included', (_n, fixture) => {
     const a = readTree(synthToDir(fixture));
     const b = readTree(synthToDir(fixture));
     expect([...a.keys()]).toEqual([...b.keys()]);

@@ -56,6 +56,7 @@ interface Case {
 }
 
 const env0 = (c: Raw) => c.environments[0];
+const swarmCluster = (): Raw => ({ registry: { address: 'registry.example.test:5000' }, sharedRoot: '/srv/jhlti-shared' });
 
 
 
@@ -142,6 +143,16 @@ const CASES: Case[] = [
   { name: 'platform CA bundle that does not exist', mutate: (c) => { env0(c).lti13 = { ...lti13, platformCaBundle: 'tls/none.pem' }; }, path: 'environments[0].lti13.platformCaBundle', message: /file not found/, value: 'tls/none.pem' },
   { name: 'image registry given as a URL', mutate: () => undefined, path: 'JHLTI_IMAGE_REGISTRY (environment variable)', message: /host\[:port\]\[\/path\] in lower case without a scheme/, value: 'https://mirror.example.edu', imageRegistry: 'https://mirror.example.edu' },
   { name: 'image registry with a trailing slash', mutate: () => undefined, path: 'JHLTI_IMAGE_REGISTRY (environment variable)', message: /without a scheme/, value: 'mirror.example.edu/', imageRegistry: 'mirror.example.edu/' },
+  { name: 'engine swarm without its cluster', mutate: (c) => { env0(c).engine = 'swarm'; }, path: 'environments[0].swarm', message: /swarm.registry.address .* and swarm.sharedRoot/ },
+  { name: 'swarm settings on engine docker', mutate: (c) => { env0(c).swarm = swarmCluster(); }, path: 'environments[0].swarm', message: /only used with engine "swarm"/ },
+  { name: 'unknown engine', mutate: (c) => { env0(c).engine = 'kubernetes'; }, path: 'environments[0].engine', message: /"docker" .* or "swarm"/, value: 'kubernetes' },
+  { name: 'swarm registry given as a URL', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = { ...swarmCluster(), registry: { address: 'https://registry.example.test' } }; }, path: 'environments[0].swarm.registry.address', message: /no scheme/, value: 'https://registry.example.test' },
+  { name: 'swarm shared root that is relative', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = { ...swarmCluster(), sharedRoot: 'srv/shared' }; }, path: 'environments[0].swarm.sharedRoot', message: /absolute path/, value: 'srv/shared' },
+  { name: 'swarm shared root with ..', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = { ...swarmCluster(), sharedRoot: '/srv/../etc' }; }, path: 'environments[0].swarm.sharedRoot', message: /must not contain "\.\."/, value: '/srv/../etc' },
+  { name: 'dnsrr endpoints with the routing mesh', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = { ...swarmCluster(), endpointMode: 'dnsrr' }; }, path: 'environments[0].swarm.publishMode', message: /publishMode "host"/, value: 'ingress' },
+  { name: 'a swarm bound to one address', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = swarmCluster(); env0(c).bindAddress = '127.0.0.1'; }, path: 'environments[0].bindAddress', message: /every address of its nodes/, value: '127.0.0.1' },
+  { name: 'the demo launcher on a swarm', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = swarmCluster(); env0(c).demoLauncher = { enabled: true }; }, path: 'environments[0].demoLauncher.enabled', message: /for one host/, value: true },
+  { name: 'a placement constraint that is not one', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = { ...swarmCluster(), serverConstraints: ['worker'] }; }, path: 'environments[0].swarm.serverConstraints[0]', message: /placement constraint/, value: 'worker' },
   { name: 'unknown image profile', mutate: () => undefined, path: 'JHLTI_BASE_IMAGES (environment variable)', message: /"official" or "local"/, value: 'offline', baseImages: 'offline' },
 ];
 

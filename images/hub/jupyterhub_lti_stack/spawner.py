@@ -8,14 +8,17 @@ A student in two courses runs two servers at once; neither ever starts from the 
 
 from __future__ import annotations
 
-from dockerspawner import DockerSpawner
+import os
+
+from docker.types import Mount
+from dockerspawner import DockerSpawner, SwarmSpawner
 from tornado.web import HTTPError
 from traitlets import Instance, Unicode
 from traitlets.config import LoggingConfigurable
 
-from .contract import CONTAINER_ENV, PATHS, UID_BASE
+from .contract import CONTAINER_ENV, PATHS, SHARED_LAYOUT, UID_BASE
 from .launch import choose_image
-from .stack import Course, Stack
+from .stack import Course, Stack, Swarm
 from .uidmap import record_uid
 
 
@@ -133,3 +136,62 @@ class CourseDockerSpawner(CourseSpawnerMixin, DockerSpawner):
         except Exception:  # docker.errors.NotFound, and the engine saying no otherwise
             return False
         return True
+
+
+class CourseSwarmSpawner(CourseSpawnerMixin, SwarmSpawner):
+    """engine "swarm": each course server is a Swarm service on the cluster's nodes.
+
+    Its home is a directory of the shared filesystem (``homes/<server>/<user>`` under the
+    environment's directory), made here, root-owned as a new volume is, before the service exists;
+    the server's start hands it to the user's uid. The exchange is the shared one. Mounts are
+    bind mounts built here: SwarmSpawner's own turn every volume into a bind mount carrying the
+    volume driver's options (dockerspawner issue #536).
+    """
+
+    @property
+    def swarm(self) -> Swarm:
+        if self.stack.swarm is None:
+            raise RuntimeError("CourseSwarmSpawner needs a stack.json of engine swarm")
+        return self.stack.swarm
+
+    @property
+    def home_parts(self) -> tuple[str, str, str]:
+        return (SHARED_LAYOUT["homes"], self.name, self.escaped_name)
+
+    @property
+    def mounts(self):
+        return [
+            Mount(target=PATHS["home"], source=self.swarm.node_path(*self.home_parts), type="bind"),
+            Mount(target=PATHS["exchange_root"], source=self.swarm.node_path(SHARED_LAYOUT["exchange"]), type="bind"),
+        ]
+
+    async def start(self):
+        await self.prepare()
+        self.image = self.course_image
+        return await SwarmSpawner.start(self)
+
+    async def create_object(self):
+        # A bind mount's source must exist on the node, or the task is rejected.
+        os.makedirs(self.swarm.hub_path(*self.home_parts), mode=0o755, exist_ok=True)
+        return await SwarmSpawner.create_object(self)
+
+
+def prepare_shared_directories(stack: Stack) -> list[str]:
+    """engine "swarm": the environment's directories on the shared filesystem, made (root-owned,
+    0755) if missing, before anything mounts them; the containers' start hands each to its owner.
+    Returns the directories made."""
+    swarm = stack.swarm
+    if swarm is None:
+        return []
+    wanted = [
+        swarm.hub_path(SHARED_LAYOUT["exchange"]),
+        swarm.hub_path(SHARED_LAYOUT["uid_map"]),
+        swarm.hub_path(SHARED_LAYOUT["homes"]),
+        *(swarm.hub_path(SHARED_LAYOUT["courses"], c.id) for c in stack.courses),
+    ]
+    made = []
+    for path in wanted:
+        if not os.path.isdir(path):
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            made.append(path)
+    return made

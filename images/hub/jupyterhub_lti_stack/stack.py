@@ -93,6 +93,24 @@ class Docker:
 
 
 @dataclass(frozen=True)
+class Swarm:
+    """engine "swarm": user servers are services; their files live on the shared filesystem."""
+
+    shared_root: str
+    environment_dir: str
+    endpoint_mode: str
+    constraints: tuple[str, ...]
+
+    def node_path(self, *parts: str) -> str:
+        """A path of the environment's directory as every node sees it (bind mount sources)."""
+        return "/".join((self.shared_root, self.environment_dir, *parts))
+
+    def hub_path(self, *parts: str) -> str:
+        """The same path inside the hub, which mounts the shared root at paths.hub_shared_root."""
+        return "/".join((PATHS["hub_shared_root"], self.environment_dir, *parts))
+
+
+@dataclass(frozen=True)
 class Lti11:
     enabled: bool
 
@@ -164,6 +182,7 @@ class Stack:
     lti13: Lti13
     frame_ancestors: tuple[str, ...]
     demo_launcher: DemoLauncher | None
+    swarm: Swarm | None
     limits: Limits
     idle_cull_seconds: int
     courses: tuple[Course, ...]
