@@ -418,7 +418,9 @@ class Cli {
         .environments.find((e) => e.name === env);
       if (cluster?.engine === 'swarm' && cluster.swarm !== undefined) {
         // No node's filesystem is this command's to delete: the operator removes it on one of them.
-        this.say(`kept ${cluster.swarm.sharedRoot}/${names.sharedDir} on the swarm's shared filesystem (homes, exchange, course directories): remove it on a node to delete that data too`);
+        const where = cluster.swarm.nfs !== undefined ? `${cluster.swarm.nfs.address}:${cluster.swarm.nfs.path}/${names.sharedDir}` : `${cluster.swarm.sharedRoot}/${names.sharedDir}`;
+        const volumes = cluster.swarm.nfs !== undefined ? `; each node keeps the NFS volume definitions ${names.prefix}-nfs-* (docker volume prune there)` : '';
+        this.say(`kept ${where} on the swarm's shared storage (homes, exchange, course directories): remove it there to delete that data too${volumes}`);
       }
     }
     return 0;

@@ -6,7 +6,7 @@ import { BuildContext, BuiltImage } from './built-image';
 import { CONTAINER_ENV, PATHS, PORTS, SHARED_LAYOUT, URL_PATHS } from './contract';
 import { memoryBytes } from './config/schema';
 import { Service } from '@cdktf/provider-docker/lib/service';
-import { PushedImage, SwarmCluster, mountsOf, settle, sharedPath } from './swarm';
+import { PushedImage, SwarmCluster, mountsOf, settle, sharedMount } from './swarm';
 import { START_CAPABILITIES_ENGINE, containerDefaults, memoryMegabytes } from './container-defaults';
 import { DataVolume, IDataVolume } from './data-volume';
 import { StackNames, courseServerName, stackLabels } from './naming';
@@ -261,9 +261,9 @@ function swarmGrader(
         capAdd: [...START_CAPABILITIES_ENGINE],
         env: Object.fromEntries(p.env.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])),
         mounts: mountsOf([
-          { type: 'bind', source: sharedPath(cluster, names, SHARED_LAYOUT.courses, courseId), target: `${PATHS.coursesRoot}/${courseId}` },
-          { type: 'bind', source: sharedPath(cluster, names, SHARED_LAYOUT.exchange), target: PATHS.exchangeRoot },
-          { type: 'bind', source: sharedPath(cluster, names, SHARED_LAYOUT.uidMap), target: PATHS.graderUidMapDir, readOnly: true },
+          sharedMount(cluster, names, [SHARED_LAYOUT.courses, courseId], `${PATHS.coursesRoot}/${courseId}`),
+          sharedMount(cluster, names, [SHARED_LAYOUT.exchange], PATHS.exchangeRoot),
+          sharedMount(cluster, names, [SHARED_LAYOUT.uidMap], PATHS.graderUidMapDir, true),
         ]),
       },
       placement: { constraints: [...cluster.serverConstraints] },

@@ -117,8 +117,10 @@ export interface SwarmOptions {
     /** Plain HTTP (an insecure registry of every node's engine). @default false */
     readonly plainHttp?: boolean;
   };
-  /** A shared filesystem mounted at this absolute path on every node. */
-  readonly sharedRoot: string;
+  /** A shared filesystem mounted at this absolute path on every node. Either this or `nfs`. */
+  readonly sharedRoot?: string;
+  /** NFS volumes through Docker's local volume driver. Either this or `sharedRoot`. */
+  readonly nfs?: { readonly address: string; readonly path: string; readonly options?: string };
   /** "vip" (needs IPVS) or "dnsrr". @default "vip" */
   readonly endpointMode?: 'vip' | 'dnsrr';
   /** "ingress" (routing mesh, every node) or "host" (the proxy's node). @default "ingress" */
@@ -482,7 +484,13 @@ export class TeachingEnvironment extends Construct {
       swarm:
         s.swarm === undefined
           ? null
-          : { shared_root: s.swarm.sharedRoot, environment_dir: names.sharedDir, endpoint_mode: s.swarm.endpointMode, constraints: [...s.swarm.serverConstraints] },
+          : {
+              shared_root: s.swarm.sharedRoot ?? null,
+              nfs: s.swarm.nfs === undefined ? null : { ...s.swarm.nfs },
+              environment_dir: names.sharedDir,
+              endpoint_mode: s.swarm.endpointMode,
+              constraints: [...s.swarm.serverConstraints],
+            },
       limits: { servers_per_user: s.limits.serversPerUser },
       // The hub's culler is the backstop: no course may wait longer than it.
       idle_cull_seconds: Math.max(s.idleCullSeconds, ...courses.map((c) => c.idleCullSeconds)),

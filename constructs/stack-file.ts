@@ -104,7 +104,11 @@ export const StackFileSchema = z.strictObject({
     .describe('the demo launcher (a stand-in LMS; demo_launcher.py), or null'),
   swarm: z
     .strictObject({
-      shared_root: z.string().regex(/^\/[A-Za-z0-9._\/-]*$/).describe("the shared filesystem's path on every node (mounted at paths.hub_shared_root in the hub)"),
+      shared_root: z.string().regex(/^\/[A-Za-z0-9._\/-]*$/).nullable().describe("the shared filesystem's path on every node (mounted at paths.hub_shared_root in the hub); null: nfs"),
+      nfs: z
+        .strictObject({ address: nonEmpty, path: z.string().regex(/^\/[A-Za-z0-9._\/-]*$/), options: nonEmpty })
+        .nullable()
+        .describe("NFS volumes (the local volume driver's nfs type) of <path>/<environment_dir>/...; null: shared_root"),
       environment_dir: dockerName.describe("the environment's directory in it (shared_layout inside)"),
       endpoint_mode: z.enum(['vip', 'dnsrr']).describe("user server services' endpoint mode"),
       constraints: z.array(nonEmpty).describe("user server services' placement constraints"),

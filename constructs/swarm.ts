@@ -26,8 +26,10 @@ import { IStackNetworks } from './network';
 /** The cluster, as the config's `swarm` resolved it. */
 export interface SwarmCluster {
   readonly registry: { readonly address: string; readonly auth: 'docker-config' | 'none'; readonly plainHttp: boolean };
-  /** The shared filesystem's path on every node. */
-  readonly sharedRoot: string;
+  /** The shared filesystem's path on every node (or `nfs`). */
+  readonly sharedRoot?: string;
+  /** NFS volumes through the local volume driver (or `sharedRoot`). */
+  readonly nfs?: { readonly address: string; readonly path: string; readonly options: string };
   readonly endpointMode: 'vip' | 'dnsrr';
   readonly publishMode: 'ingress' | 'host';
   /** Placement of user servers and graders. */
@@ -37,11 +39,39 @@ export interface SwarmCluster {
 /** Where the hub and the proxy run: a manager (the hub drives the cluster through its Docker API). */
 export const MANAGER_CONSTRAINT = 'node.role==manager';
 
-/** The environment's directory on the shared filesystem, as every node sees it. */
-export { mountsOf, settle };
-
+/** The environment's directory on the shared filesystem, as every node sees it (sharedRoot form). */
 export function sharedPath(cluster: SwarmCluster, names: StackNames, ...parts: string[]): string {
   return [cluster.sharedRoot, names.sharedDir, ...parts].join('/');
+}
+
+/**
+ * A mount of the environment's shared storage: a bind mount of `<sharedRoot>/jhlti-<env>/<parts>`,
+ * or an NFS volume of `<nfs.path>/jhlti-<env>/<parts>` (the local driver's nfs type, made by each
+ * node's engine when a task needs it). `parts` empty: the whole shared root (the hub's view).
+ */
+export function sharedMount(cluster: SwarmCluster, names: StackNames, parts: readonly string[], target: string, readOnly = false): SharedMount {
+  if (cluster.nfs === undefined) {
+    return { type: 'bind', source: parts.length === 0 ? (cluster.sharedRoot as string) : sharedPath(cluster, names, ...parts), target, readOnly };
+  }
+  const device = parts.length === 0 ? cluster.nfs.path : [cluster.nfs.path, names.sharedDir, ...parts].join('/');
+  return {
+    type: 'volume',
+    // "--" between the parts: no course id, server name or escaped user name contains it, so two
+    // directories never share a volume name (a node would mount the first one's device for both).
+    source: `${names.prefix}-nfs-${parts.length === 0 ? 'root' : parts.join('--')}`,
+    target,
+    readOnly,
+    nfs: { type: 'nfs', o: `addr=${cluster.nfs.address},${cluster.nfs.options}`, device: `:${device}` },
+  };
+}
+
+export interface SharedMount {
+  readonly type: 'bind' | 'volume';
+  readonly source: string;
+  readonly target: string;
+  readonly readOnly?: boolean;
+  /** The local volume driver's options of an NFS volume. */
+  readonly nfs?: Readonly<Record<string, string>>;
 }
 
 /** Service settings every service of the stack shares. */
@@ -59,7 +89,7 @@ function serviceDefaults(names: StackNames, role: string): Pick<ServiceConfig, '
  * diff on networks_advanced replaces the service). The platforms the swarm records for a
  * registry image are left to it: declaring them would pin every node's architecture.
  */
-function settle(service: Service, networks: readonly { readonly id: string; readonly aliases?: readonly string[] }[], spec: { readonly healthcheck: boolean; readonly resources: boolean; readonly capAdd: boolean; readonly args: boolean; readonly command: boolean; readonly env: boolean }): void {
+export function settle(service: Service, networks: readonly { readonly id: string; readonly aliases?: readonly string[] }[], spec: { readonly healthcheck: boolean; readonly resources: boolean; readonly capAdd: boolean; readonly args: boolean; readonly command: boolean; readonly env: boolean }): void {
   service.addOverride('mode', { replicated: { replicas: 1 } });
   service.addOverride('task_spec.networks_advanced', networks.map((n) => ({ id: n.id, driver_opts: [], ...(n.aliases !== undefined ? { aliases: [...n.aliases] } : {}) })));
   const c = 'task_spec.container_spec';
@@ -81,8 +111,14 @@ function settle(service: Service, networks: readonly { readonly id: string; read
 }
 
 /** Mounts as the provider reads them back (read_only always set). */
-function mountsOf(mounts: readonly { readonly type: 'bind' | 'volume'; readonly source: string; readonly target: string; readonly readOnly?: boolean }[]): ServiceTaskSpecContainerSpecMounts[] {
-  return mounts.map((m) => ({ type: m.type, source: m.source, target: m.target, readOnly: m.readOnly ?? false }));
+export function mountsOf(mounts: readonly SharedMount[]): ServiceTaskSpecContainerSpecMounts[] {
+  return mounts.map((m) => ({
+    type: m.type,
+    source: m.source,
+    target: m.target,
+    readOnly: m.readOnly ?? false,
+    ...(m.nfs !== undefined ? { volumeOptions: { driverName: 'local', driverOptions: { ...m.nfs } } } : {}),
+  }));
 }
 
 /** Restart a task that stops, as `restart: unless-stopped` does on one engine. */
@@ -291,7 +327,7 @@ export class SwarmHub extends Construct {
           mounts: mountsOf([
             { type: 'volume', source: this.dataVolume.name, target: PATHS.hubDataDir },
             { type: 'bind', source: props.dockerSocket, target: PATHS.dockerSocket },
-            { type: 'bind', source: cluster.sharedRoot, target: PATHS.hubSharedRoot },
+            sharedMount(cluster, names, [], PATHS.hubSharedRoot),
           ]),
           env: props.outgoingCaBundle === undefined ? undefined : { SSL_CERT_FILE: PATHS.hubOutgoingCa },
           // Terraform's snake_case keys: resolved at synth, when every secret file is known.

@@ -223,8 +223,16 @@ function checkEngine(env: EnvironmentSettings, field: (key: string) => string, a
     return;
   }
   if (env.swarm === undefined) {
-    add(field('swarm'), 'engine "swarm" needs the cluster: swarm.registry.address (where every node pulls the images from) and swarm.sharedRoot (the shared filesystem mounted on every node)');
+    add(field('swarm'), 'engine "swarm" needs the cluster: swarm.registry.address (where every node pulls the images from) and swarm.sharedRoot (the shared filesystem mounted on every node) or swarm.nfs');
     return;
+  }
+  if ((env.swarm.sharedRoot === undefined) === (env.swarm.nfs === undefined)) {
+    add(
+      field(env.swarm.sharedRoot === undefined ? 'swarm.sharedRoot' : 'swarm.nfs'),
+      env.swarm.sharedRoot === undefined
+        ? 'the environment needs shared storage on every node: set swarm.sharedRoot (a filesystem mounted at that path on every node) or swarm.nfs (NFS volumes)'
+        : 'set either swarm.sharedRoot or swarm.nfs, not both',
+    );
   }
   if (env.swarm.endpointMode === 'dnsrr' && env.swarm.publishMode === 'ingress') {
     add(field('swarm.publishMode'), 'the routing mesh ("ingress") needs virtual IPs; with endpointMode "dnsrr" publish on the manager: publishMode "host"', 'ingress');

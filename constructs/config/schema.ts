@@ -302,6 +302,17 @@ const StateSchema = z
   .default({ backend: 'local' })
   .describe('Terraform state backend of this environment. @default local file under state/.');
 
+/** An absolute path of plain characters (it becomes a bind mount source or an NFS device). */
+const absolutePath = (what: string) =>
+  plainPath(what)
+    .pipe(
+      z
+        .string()
+        .regex(/^\/[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*\/?$/, { error: `${what} must be an absolute path of letters, digits, ".", "_", "-" and "/", e.g. "/srv/jhlti-shared"` })
+        .refine((v) => !v.split('/').includes('..'), { error: `${what} must not contain ".."` }),
+    )
+    .transform((v) => v.replace(/\/+$/, ''));
+
 /** A placement constraint as Docker Swarm reads it, e.g. "node.role==worker" or "node.labels.jupyter==yes". */
 const PLACEMENT_CONSTRAINT = /^(?:node|engine)\.[A-Za-z0-9._-]+ ?(?:==|!=) ?[A-Za-z0-9._:/-]+$/;
 
@@ -323,15 +334,26 @@ const SwarmSchema = z.strictObject({
         .describe('The registry speaks plain HTTP (every node must list it in the engine\'s insecure-registries). Only on a private network.'),
     })
     .describe('The registry every node pulls the stack\'s images from.'),
-  sharedRoot: plainPath('swarm.sharedRoot')
-    .pipe(
-      z
+  sharedRoot: absolutePath('swarm.sharedRoot')
+    .optional()
+    .describe('A shared filesystem (NFS, CephFS, ...) mounted at this path on every node: homes, the nbgrader exchange and the course directories of the environment live in <sharedRoot>/jhlti-<name>/, with their Unix owners and modes. Either this or nfs.'),
+  nfs: z
+    .strictObject({
+      address: z
         .string()
-        .regex(/^\/[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*\/?$/, { error: 'swarm.sharedRoot must be an absolute path of letters, digits, ".", "_", "-" and "/", e.g. "/srv/jhlti-shared"' })
-        .refine((v) => !v.split('/').includes('..'), { error: 'swarm.sharedRoot must not contain ".."' }),
-    )
-    .transform((v) => v.replace(/\/+$/, ''))
-    .describe('A shared filesystem (NFS, CephFS, ...) mounted at this path on every node: homes, the nbgrader exchange and the course directories of the environment live in <sharedRoot>/jhlti-<name>/, with their Unix owners and modes.'),
+        .trim()
+        .refine((v) => IPV4.test(v) || HOSTNAME.test(v), { error: 'swarm.nfs.address must be the NFS server\'s host name or IPv4 address' })
+        .describe("The NFS server's host name or IPv4 address."),
+      path: absolutePath('swarm.nfs.path').describe('The exported directory; the environment keeps its files in <path>/jhlti-<name>/.'),
+      options: z
+        .string()
+        .trim()
+        .regex(/^[A-Za-z0-9_.=-]+(?:,[A-Za-z0-9_.=-]+)*$/, { error: 'swarm.nfs.options must be comma-separated NFS mount options such as "nfsvers=4.1,hard"' })
+        .default('nfsvers=4.1')
+        .describe('NFS mount options besides addr (comma-separated). @default "nfsvers=4.1"'),
+    })
+    .optional()
+    .describe("NFS volumes through Docker's local volume driver, mounted by each node's engine when a task needs them (no share to mount on the nodes by hand; their kernels need an NFS client). Either this or sharedRoot."),
   endpointMode: z
     .enum(['vip', 'dnsrr'], { error: 'swarm.endpointMode must be "vip" (virtual IPs, the default) or "dnsrr" (DNS round robin, for kernels without IPVS)' })
     .default('vip')

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from docker.types import Mount
+from docker.types import DriverConfig, Mount
 from traitlets.config import PyFileConfigLoader
 
 from jupyterhub_lti_stack import contract
@@ -128,3 +128,17 @@ def test_a_course_server_service(shared, stack, monkeypatch):
     assert kwargs["name"] == f"jhlti-cluster-nb-{spawner.escaped_name}--{course.server_name}"
     # The home's directory exists before the service does (a missing bind source rejects the task).
     assert (shared / "jhlti-cluster" / "homes" / course.server_name / spawner.escaped_name).is_dir()
+
+
+def test_nfs_storage_mounts_nfs_volumes(shared):
+    """swarm.nfs: the home and the exchange are NFS volumes of the local driver, each named after
+    its directory (so a node's engine keeps one definition per home), under the export."""
+    stack = parse_stack(json.loads((GOLDEN.parent / "nfsclass.stack.json").read_text()))
+    spawner = CourseSwarmSpawner(stack=stack, user=SimpleNamespace(name="bob", id=3),
+                                 orm_spawner=SimpleNamespace(name=stack.courses[0].server_name, server=None, state=None, id=2))
+    options = {"type": "nfs", "o": "addr=10.20.30.40,nfsvers=4.1,hard"}
+    home, exchange = spawner.mounts
+    assert home == Mount(target="/home/jovyan", source=f"jhlti-nfsclass-nfs-homes--{stack.courses[0].server_name}--bob", type="volume",
+                         driver_config=DriverConfig("local", {**options, "device": f":/export/jupyter/jhlti-nfsclass/homes/{stack.courses[0].server_name}/bob"}))
+    assert exchange == Mount(target="/srv/nbgrader/exchange", source="jhlti-nfsclass-nfs-exchange", type="volume",
+                             driver_config=DriverConfig("local", {**options, "device": ":/export/jupyter/jhlti-nfsclass/exchange"}))

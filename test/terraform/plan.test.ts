@@ -106,8 +106,11 @@ describe('terraform init + validate + plan of every stack', () => {
     const before = process.env.DOCKER_CONFIG;
     process.env.DOCKER_CONFIG = dockerConfig;
     let changes: PlannedChange[];
+    let nfs: PlannedChange[];
     try {
       changes = plan(stacks.cluster);
+      // NFS storage (volumes of the local driver) and a registry without authentication
+      nfs = plan(stacks.nfsclass);
     } finally {
       if (before === undefined) delete process.env.DOCKER_CONFIG;
       else process.env.DOCKER_CONFIG = before;
@@ -124,5 +127,6 @@ describe('terraform init + validate + plan of every stack', () => {
       tls_private_key: 1,
       tls_self_signed_cert: 1,
     });
+    expect(countByType(nfs)).toMatchObject({ docker_service: 3, docker_registry_image: 2, docker_volume: 1 });
   });
 });

@@ -682,6 +682,8 @@ export const PLAIN_FIELDS = [
   'lti13.platformCaBundle',
   'images.caBundle',
   'dockerSocket',
+  'swarm.sharedRoot',
+  'swarm.nfs.path',
   'state.path',
   'state.bucket',
   'state.key',
@@ -709,6 +711,14 @@ function setPlainField(env: Raw, field: PlainField, value: string): void {
     case 'dockerSocket':
       env.dockerSocket = value;
       break;
+    case 'swarm.sharedRoot':
+      env.engine = 'swarm';
+      env.swarm = { registry: { address: 'registry.example.test' }, sharedRoot: value };
+      break;
+    case 'swarm.nfs.path':
+      env.engine = 'swarm';
+      env.swarm = { registry: { address: 'registry.example.test' }, nfs: { address: 'nfs.example.test', path: value } };
+      break;
     case 'state.path':
       env.state = { backend: 'local', path: value };
       break;
@@ -733,7 +743,7 @@ const templateInPathCase: fc.Arbitrary<HostileCase> = fc
   .tuple(located, fc.constantFrom(...PLAIN_FIELDS), plainText, fc.constantFrom(...TEMPLATE_OR_ESCAPE), plainText, maybeWhiteSpace)
   .map(([[shared, i], field, a, bad, b, ws]) => {
     const raw = clone(shared);
-    const value = `${field === 'dockerSocket' ? '/' : ''}${a}${bad}${b}`;
+    const value = `${field === 'dockerSocket' || field.startsWith('swarm.') ? '/' : ''}${a}${bad}${b}`;
     setPlainField(raw.environments[i], field, `${ws}${value}${ws}`);
     return { raw, path: `environments[${i}].${field}`, value, message: /must not contain "\$\{", "%\{", "#\{", "&\{", quotes, backslashes or control characters/ };
   });

@@ -413,7 +413,7 @@ describe('engine swarm', () => {
     const [config] = spec.configs;
     expect(config.file_name).toBe('/srv/jupyterhub/stack.json');
     const stackFile = JSON.parse(Buffer.from(byName(stack, 'docker_config', Object.values(resources(stack, 'docker_config')).map((c: Json) => c.name).find((n: string) => n.startsWith('jhlti-cluster-stack-'))).data, 'base64').toString());
-    expect(stackFile.swarm).toEqual({ shared_root: '/mnt/cephfs/jupyter', environment_dir: 'jhlti-cluster', endpoint_mode: 'vip', constraints: ['node.role==worker'] });
+    expect(stackFile.swarm).toEqual({ shared_root: '/mnt/cephfs/jupyter', nfs: null, environment_dir: 'jhlti-cluster', endpoint_mode: 'vip', constraints: ['node.role==worker'] });
     expect(stackFile.courses.map((c: Json) => c.image)).toEqual([expect.stringMatching(/^registry\.example\.test:5000\/jhlti\/cluster-notebook-stats:[0-9a-f]{12}$/), expect.stringMatching(/^registry\.example\.test:5000\/jhlti\/cluster-notebook-data_lab:/)]);
   });
 
@@ -439,5 +439,22 @@ describe('engine swarm', () => {
     expect(grader.task_spec.resources.limits.memory_bytes).toBe(3 * 1024 ** 3);
     expect(grader.task_spec.container_spec.cap_drop).toEqual(['ALL']);
     expect(grader.task_spec.container_spec.env.NB_UID).toMatch(/^\d+$/);
+  });
+
+  test('NFS storage: every shared directory an NFS volume of the local driver, under <path>/jhlti-<env>/', () => {
+    const nfs = synthConfig(load('swarm.yaml')).json.nfsclass;
+    const o = { type: 'nfs', o: 'addr=10.20.30.40,nfsvers=4.1,hard' };
+    const volume = (source: string, target: string, device: string, readOnly = false) => ({
+      type: 'volume', source, target, read_only: readOnly, volume_options: { driver_name: 'local', driver_options: { ...o, device } },
+    });
+    expect(byName(nfs, 'docker_service', 'jhlti-nfsclass-hub').task_spec.container_spec.mounts[2]).toEqual(volume('jhlti-nfsclass-nfs-root', '/srv/jhlti-shared', ':/export/jupyter'));
+    expect(byName(nfs, 'docker_service', 'jhlti-nfsclass-grader-bio').task_spec.container_spec.mounts).toEqual([
+      volume('jhlti-nfsclass-nfs-courses--bio', '/srv/nbgrader/courses/bio', ':/export/jupyter/jhlti-nfsclass/courses/bio'),
+      volume('jhlti-nfsclass-nfs-exchange', '/srv/nbgrader/exchange', ':/export/jupyter/jhlti-nfsclass/exchange'),
+      volume('jhlti-nfsclass-nfs-uids', '/srv/nbgrader/uids', ':/export/jupyter/jhlti-nfsclass/uids', true),
+    ]);
+    const proxy = byName(nfs, 'docker_service', 'jhlti-nfsclass-proxy');
+    expect(proxy.endpoint_spec).toEqual({ mode: 'dnsrr', ports: [{ target_port: 8443, published_port: 8443, publish_mode: 'host', protocol: 'tcp' }] });
+    expect(nfs.provider.docker).toEqual([{ registry_auth: [{ address: 'registry.example.test:5000', auth_disabled: true }] }]);
   });
 });

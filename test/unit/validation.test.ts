@@ -153,6 +153,9 @@ const CASES: Case[] = [
   { name: 'a swarm bound to one address', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = swarmCluster(); env0(c).bindAddress = '127.0.0.1'; }, path: 'environments[0].bindAddress', message: /every address of its nodes/, value: '127.0.0.1' },
   { name: 'the demo launcher on a swarm', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = swarmCluster(); env0(c).demoLauncher = { enabled: true }; }, path: 'environments[0].demoLauncher.enabled', message: /for one host/, value: true },
   { name: 'a placement constraint that is not one', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = { ...swarmCluster(), serverConstraints: ['worker'] }; }, path: 'environments[0].swarm.serverConstraints[0]', message: /placement constraint/, value: 'worker' },
+  { name: 'a swarm with both storage forms', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = { ...swarmCluster(), nfs: { address: 'nfs.example.test', path: '/export' } }; }, path: 'environments[0].swarm.nfs', message: /either swarm.sharedRoot or swarm.nfs, not both/ },
+  { name: 'a swarm without shared storage', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = { registry: { address: 'registry.example.test' } }; }, path: 'environments[0].swarm.sharedRoot', message: /shared storage on every node/ },
+  { name: 'NFS options that would inject another mount option list', mutate: (c) => { env0(c).engine = 'swarm'; env0(c).swarm = { registry: { address: 'r.example.test' }, nfs: { address: 'nfs.example.test', path: '/export', options: 'nfsvers=4 ,device=/etc' } }; }, path: 'environments[0].swarm.nfs.options', message: /comma-separated NFS mount options/ },
   { name: 'unknown image profile', mutate: () => undefined, path: 'JHLTI_BASE_IMAGES (environment variable)', message: /"official" or "local"/, value: 'offline', baseImages: 'offline' },
 ];
 

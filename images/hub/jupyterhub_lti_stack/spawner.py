@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 
-from docker.types import Mount
 from dockerspawner import DockerSpawner, SwarmSpawner
 from tornado.web import HTTPError
 from traitlets import Instance, Unicode
@@ -141,11 +140,12 @@ class CourseDockerSpawner(CourseSpawnerMixin, DockerSpawner):
 class CourseSwarmSpawner(CourseSpawnerMixin, SwarmSpawner):
     """engine "swarm": each course server is a Swarm service on the cluster's nodes.
 
-    Its home is a directory of the shared filesystem (``homes/<server>/<user>`` under the
+    Its home is a directory of the shared storage (``homes/<server>/<user>`` under the
     environment's directory), made here, root-owned as a new volume is, before the service exists;
     the server's start hands it to the user's uid. The exchange is the shared one. Mounts are
-    bind mounts built here: SwarmSpawner's own turn every volume into a bind mount carrying the
-    volume driver's options (dockerspawner issue #536).
+    built here (bind mounts, or NFS volumes with the local driver's options): SwarmSpawner's own
+    turn every volume into a bind mount carrying the volume driver's options (dockerspawner
+    issue #536).
     """
 
     @property
@@ -161,8 +161,8 @@ class CourseSwarmSpawner(CourseSpawnerMixin, SwarmSpawner):
     @property
     def mounts(self):
         return [
-            Mount(target=PATHS["home"], source=self.swarm.node_path(*self.home_parts), type="bind"),
-            Mount(target=PATHS["exchange_root"], source=self.swarm.node_path(SHARED_LAYOUT["exchange"]), type="bind"),
+            self.swarm.mount(PATHS["home"], *self.home_parts),
+            self.swarm.mount(PATHS["exchange_root"], SHARED_LAYOUT["exchange"]),
         ]
 
     async def start(self):

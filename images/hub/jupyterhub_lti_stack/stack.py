@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from docker.types import DriverConfig, Mount
 
 from .contract import BUILT_IN_SERVICES, PATHS, SECRET_FILES, STACK_SCHEMA, VERSION
 
@@ -93,17 +94,38 @@ class Docker:
 
 
 @dataclass(frozen=True)
-class Swarm:
-    """engine "swarm": user servers are services; their files live on the shared filesystem."""
+class Nfs:
+    address: str
+    path: str
+    options: str
 
-    shared_root: str
+
+@dataclass(frozen=True)
+class Swarm:
+    """engine "swarm": user servers are services; their files live on the shared storage, a
+    filesystem mounted at ``shared_root`` on every node or NFS volumes (``nfs``)."""
+
+    shared_root: str | None
+    nfs: Nfs | None
     environment_dir: str
     endpoint_mode: str
     constraints: tuple[str, ...]
 
     def node_path(self, *parts: str) -> str:
         """A path of the environment's directory as every node sees it (bind mount sources)."""
-        return "/".join((self.shared_root, self.environment_dir, *parts))
+        return "/".join((self.shared_root or "", self.environment_dir, *parts))
+
+    def mount(self, target: str, *parts: str, read_only: bool = False) -> Mount:
+        """The environment's ``parts`` directory at ``target``: a bind mount, or an NFS volume of
+        the local driver named after it (each node's engine mounts it when the task starts)."""
+        if self.nfs is None:
+            return Mount(target=target, source=self.node_path(*parts), type="bind", read_only=read_only)
+        options = {"type": "nfs", "o": f"addr={self.nfs.address},{self.nfs.options}",
+                   "device": ":" + "/".join((self.nfs.path, self.environment_dir, *parts))}
+        # "--" between the parts (no course id, server name or escaped user name contains it):
+        # two directories never share a volume name, whose first definition a node would keep.
+        name = f"{self.environment_dir}-nfs-" + "--".join(parts)
+        return Mount(target=target, source=name, type="volume", read_only=read_only, driver_config=DriverConfig("local", options))
 
     def hub_path(self, *parts: str) -> str:
         """The same path inside the hub, which mounts the shared root at paths.hub_shared_root."""
