@@ -141,8 +141,12 @@ class Stack:
     """The `e2e` environment, deployed, destroyed and read through the package's own CLI
     (bin/jupyterhub-lti-stack.ts, as `npm run deploy` etc. run it) into its own output directory."""
 
-    def __init__(self, config_file: Path):
+    def __init__(self, config_file: Path, *, name: str = ENV, outdir: Path = OUTDIR, engine_env: dict | None = None):
         self.config_file = config_file
+        self.name = name
+        self.outdir = outdir
+        self.stack_dir = outdir / "stacks" / name
+        self.engine_env = dict(engine_env or {})  # e.g. DOCKER_HOST of a swarm's manager
         self.terraform = os.environ.get("TERRAFORM_BINARY_NAME", "terraform")
 
     def env(self, **extra: str) -> dict:
@@ -151,22 +155,23 @@ class Stack:
             env["JHLTI_CA_BUNDLE"] = str(HOST_CA_BUNDLE)
         for name in ("JHLTI_PURGE_DATA", "JHLTI_CONFIG", "JHLTI_BASE_IMAGES", "CDKTF_OUTDIR"):
             env.pop(name, None)
+        env.update(self.engine_env)
         env.update(extra)
         return env
 
     def cli(self, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
         """The CLI as an operator runs it; the toolchain is prepared by test/run already."""
-        return run(["node", str(CLI), *args, "--config", str(self.config_file), "--output", str(OUTDIR),
-                    "--base-images", "local", "--skip-setup"], env=self.env(**extra_env))
+        return run(["node", str(CLI), *args, "--config", str(self.config_file), "--output", str(self.outdir),
+                    "--base-images", "local", "--skip-setup"], env=self.env(**extra_env), timeout=1800)
 
     def deploy(self) -> None:
-        self.cli("deploy", ENV)
+        self.cli("deploy", self.name)
 
     def synth(self, **extra_env: str) -> None:
         self.cli("synth", **extra_env)
 
     def tf(self, *args: str, check: bool = True, quiet: bool = False, **extra_env) -> subprocess.CompletedProcess:
-        return run([self.terraform, f"-chdir={STACK_DIR}", *args], env=self.env(**extra_env), check=check, quiet=quiet)
+        return run([self.terraform, f"-chdir={self.stack_dir}", *args], env=self.env(**extra_env), check=check, quiet=quiet)
 
     def init(self) -> None:
         self.tf("init", "-input=false", quiet=True)
@@ -186,7 +191,7 @@ class Stack:
 
     def outputs(self, *, secrets: bool = False) -> dict:
         """`outputs e2e --json [--show-secrets]` of the CLI."""
-        args = ["outputs", ENV, "--json"] + (["--show-secrets"] if secrets else [])
+        args = ["outputs", self.name, "--json"] + (["--show-secrets"] if secrets else [])
         return json.loads(self.cli(*args).stdout)
 
     def output(self, name: str) -> str:
@@ -198,7 +203,7 @@ class Stack:
     def destroy(self, *, purge: bool) -> None:
         """`destroy e2e [--purge]` of the CLI: user servers first (they hold the network), then
         without --purge the protected data volumes leave the state and survive."""
-        self.cli("destroy", ENV, *(["--purge"] if purge else []))
+        self.cli("destroy", self.name, *(["--purge"] if purge else []))
 
 
 def wipe_everything(*, keep_work_dir: bool = False) -> None:

@@ -16,9 +16,7 @@ redeploy keeps the servers, and destroy keeps the data.
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +27,7 @@ import pytest
 import requests
 
 import swarm
-from harness import CLI, HOST_CA_BUNDLE, ROOT, STAND_IN_IMAGES, CommandFailed, docker, record_time, run, say, timed
+from harness import ROOT, STAND_IN_IMAGES, Stack, docker, record_time, run, say, timed
 
 PROBE = "jhlti-e2e-probe"
 PROBE_NETWORK = "jhlti-e2e-probe-net"
@@ -129,7 +127,6 @@ ENV = "sw"
 PORT = 18543
 PUBLIC_URL = f"https://{swarm.NODES['manager']}:{PORT}"  # the proxy, published on the manager (host mode)
 WORK = ROOT / ".gen" / "swarm"
-STACK_DIR = WORK / "cdktf.out" / "stacks" / ENV
 COURSE = "algebra"
 CONTEXT = "ctx-sw-algebra"
 # Plain lower-case names: DockerSpawner escapes anything else in Docker names ("-" becomes "-2d").
@@ -162,30 +159,20 @@ def config(idle_cull_seconds: int = 3600) -> dict:
     }]}
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CHECKPOINT_DISABLE": "1", "CI": "1", "DOCKER_HOST": f"unix://{swarm.MANAGER_SOCKET}"}
-    if HOST_CA_BUNDLE.is_file():
-        env["JHLTI_CA_BUNDLE"] = str(HOST_CA_BUNDLE)
-    for name in ("JHLTI_PURGE_DATA", "JHLTI_CONFIG", "JHLTI_BASE_IMAGES", "CDKTF_OUTDIR"):
-        env.pop(name, None)
-    return run(["node", str(CLI), *args, "--config", str(WORK / "config.json"), "--output", str(WORK / "cdktf.out"),
-                "--base-images", "local", "--skip-setup"], env=env, timeout=1800)
+# The package's CLI and Terraform against the manager's engine (harness.Stack, as on one host).
+STACK = Stack(WORK / "config.json", name=ENV, outdir=WORK / "cdktf.out", engine_env={"DOCKER_HOST": f"unix://{swarm.MANAGER_SOCKET}"})
 
 
 def deploy(**settings) -> None:
     (WORK / "config.json").write_text(json.dumps(config(**settings), indent=2) + "\n")
-    cli("deploy", ENV)
+    STACK.deploy()
 
 
 def plan_exitcode() -> int:
-    env = {**os.environ, "DOCKER_HOST": f"unix://{swarm.MANAGER_SOCKET}"}
-    p = run([os.environ.get("TERRAFORM_BINARY_NAME", "terraform"), f"-chdir={STACK_DIR}", "plan", "-detailed-exitcode", "-input=false", "-no-color"],
-            env=env, check=False)
-    if p.returncode == 1:
-        raise CommandFailed(f"terraform plan failed:\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
-    if p.returncode == 2:
-        say(p.stdout[-4000:])
-    return p.returncode
+    code, out = STACK.plan_exitcode()
+    if code == 2:
+        say(out[-4000:])
+    return code
 
 
 def service_tasks(service: str) -> list[dict]:
@@ -209,10 +196,6 @@ def task_exec(service: str, script: str, *, user: str | int | None = None, workd
     args = ["exec", *(["-u", str(user)] if user is not None else []), *(["-w", workdir] if workdir else []),
             "-e", "HOME=/home/jovyan", ids.strip(), "bash", "-c", script]
     return run(swarm.engine_command(node, *args), check=check, quiet=True)
-
-
-def outputs() -> dict:
-    return json.loads(cli("outputs", ENV, "--json", "--show-secrets").stdout)
 
 
 @dataclass
@@ -292,12 +275,12 @@ def stack(cluster):
         swarm.load(STAND_IN_IMAGES[:3])
     with timed("swarm: deploy sw (engine swarm, cold: no state) with the CLI against the manager"):
         deploy()
-    out = outputs()
+    out = STACK.outputs(secrets=True)
     cert = WORK / "tls.pem"
     cert.write_text(out["tls_certificate_pem"])
     yield {"out": out, "cert": cert}
     with timed("swarm: destroy sw --purge"):
-        cli("destroy", ENV, "--purge")
+        STACK.destroy(purge=True)
         run(["docker", "exec", swarm.container("manager"), "rm", "-rf", f"{swarm.SHARED_ROOT}/jhlti-{ENV}"], quiet=True)
 
 
@@ -420,7 +403,7 @@ def test_redeploy_keeps_running_servers(stack):
 
 def test_destroy_keeps_data(stack):
     with timed("swarm: destroy sw (data kept), deploy again onto it"):
-        cli("destroy", ENV)
+        STACK.destroy(purge=False)
         assert not [s for s in swarm.engine("manager", "service", "ls", "--format", "{{.Name}}").split() if s.startswith(f"jhlti-{ENV}-")]
         kept = run(["docker", "exec", swarm.container("manager"), "ls", f"{swarm.SHARED_ROOT}/jhlti-{ENV}/homes/{COURSE}"], quiet=True).stdout.split()
         assert sorted(kept) == sorted(STUDENTS), kept
