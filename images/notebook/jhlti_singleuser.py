@@ -8,6 +8,17 @@ module is also a server extension, enabled in both config directories of the ima
 start made is frozen (left out of every later collection) and the collector resumes. A timer
 resumes it after RESUME_AFTER seconds should the extension not run. A user server's start
 costs 11-21% less CPU (test/bench/start_cpu.py, BENCHMARKS.md); kernels are other processes.
+
+It also imports jupyterhub.singleuser without two parts of the hub that come with it and that a
+single-user server never runs (HUB_ONLY): the hub's request handlers, which jupyterhub.log
+imports for one isinstance check against the hub's health check handler, and alembic, which
+jupyterhub.orm imports for the hub's database migrations. While jupyterhub.singleuser is
+imported, modules that stand in for them are in sys.modules, with the names these two import
+(jupyterhub.log's class is never a handler of this server; alembic's names raise AttributeError
+when used) and no other;
+afterwards they are removed, so a later import of either gets the real package. Together ~8% of
+a start's CPU. Should the import fail with them (a JupyterHub that needs more of these modules),
+it is done again without them and a warning says so.
 """
 
 from __future__ import annotations
@@ -15,6 +26,8 @@ from __future__ import annotations
 import gc
 import sys
 import threading
+import types
+import warnings
 
 RESUME_AFTER = 120.0  # seconds; a start of 30 servers at once on 2 cores takes ~70 s
 
@@ -43,12 +56,56 @@ async def _start_jupyter_server_extension(serverapp) -> None:
                            gc.get_freeze_count())
 
 
+class _HubOnly(types.ModuleType):
+    """Stands in for a module of the hub a single-user server does not run: it has only the names
+    given to it; any other raises AttributeError (at import: ImportError) saying so."""
+
+    def __getattr__(self, name: str):
+        raise AttributeError(f"{self.__name__}.{name} is not loaded in a single-user server (jhlti_singleuser.HUB_ONLY)")
+
+
+def _stand_ins() -> dict[str, types.ModuleType]:
+    pages = _HubOnly("jupyterhub.handlers.pages")
+    pages.HealthCheckHandler = type("HealthCheckHandler", (), {"__doc__": "The hub's; never a handler of this server."})
+    handlers = _HubOnly("jupyterhub.handlers")
+    handlers.__path__, handlers.pages = [], pages
+    alembic = _HubOnly("alembic")
+    alembic.__path__ = []
+    for sub in ("command", "config", "script"):
+        setattr(alembic, sub, _HubOnly(f"alembic.{sub}"))
+    alembic.script.ScriptDirectory = _HubOnly("alembic.script.ScriptDirectory")
+    return {m.__name__: m for m in (handlers, pages, alembic, alembic.command, alembic.config, alembic.script)}
+
+
+HUB_ONLY = tuple(_stand_ins())
+
+
+def import_singleuser():
+    """jupyterhub.singleuser.main, imported without the modules in HUB_ONLY (see above)."""
+    stand_ins = {name: m for name, m in _stand_ins().items() if name not in sys.modules}
+    before = set(sys.modules)
+    sys.modules.update(stand_ins)
+    try:
+        from jupyterhub.singleuser import main as singleuser
+    except Exception as error:  # noqa: BLE001 - any failure: import as JupyterHub does
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
+        warnings.warn(f"jhlti_singleuser: jupyterhub.singleuser needs the hub's modules ({error!r}); "
+                      "importing it with them (a slower start)", RuntimeWarning, stacklevel=2)
+        from jupyterhub.singleuser import main as singleuser
+    finally:
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+    return singleuser
+
+
 def main() -> int:
     gc.disable()
     timer = threading.Timer(RESUME_AFTER, resume_gc)
     timer.daemon = True
     timer.start()
-    from jupyterhub.singleuser import main as singleuser
+    singleuser = import_singleuser()
 
     sys.argv[0] = "jupyterhub-singleuser"
     return singleuser()
