@@ -9,16 +9,16 @@ start made is frozen (left out of every later collection) and the collector resu
 resumes it after RESUME_AFTER seconds should the extension not run. A user server's start
 costs 11-21% less CPU (test/bench/start_cpu.py, BENCHMARKS.md); kernels are other processes.
 
-It also imports jupyterhub.singleuser without two parts of the hub that come with it and that a
-single-user server never runs (HUB_ONLY): the hub's request handlers, which jupyterhub.log
-imports for one isinstance check against the hub's health check handler, and alembic, which
-jupyterhub.orm imports for the hub's database migrations. While jupyterhub.singleuser is
-imported, modules that stand in for them are in sys.modules, with the names these two import
-(jupyterhub.log's class is never a handler of this server; alembic's names raise AttributeError
-when used) and no other;
-afterwards they are removed, so a later import of either gets the real package. Together ~8% of
-a start's CPU. Should the import fail with them (a JupyterHub that needs more of these modules),
-it is done again without them and a warning says so.
+It also imports jupyterhub.singleuser without the parts of the hub that come with it and that a
+single-user server never runs (HUB_ONLY): the hub's request handlers (jupyterhub.log imports
+them for one isinstance check against the hub's health check handler), its database models and
+roles with SQLAlchemy (jupyterhub.scopes and jupyterhub.metrics use them only in functions given
+a database session, which a single-user server has none of) and alembic (the hub's database
+migrations). While jupyterhub.singleuser is imported, modules that stand in for them are in
+sys.modules with the names imported from them and no other (a name not given raises
+AttributeError, at import ImportError); afterwards they are removed, so a later import gets the
+real package (nbgrader's gradebook, say). Should the import fail with them (a JupyterHub that
+needs more of these modules), it is done again without them and a warning says so.
 """
 
 from __future__ import annotations
@@ -74,7 +74,15 @@ def _stand_ins() -> dict[str, types.ModuleType]:
     for sub in ("command", "config", "script"):
         setattr(alembic, sub, _HubOnly(f"alembic.{sub}"))
     alembic.script.ScriptDirectory = _HubOnly("alembic.script.ScriptDirectory")
-    return {m.__name__: m for m in (handlers, pages, alembic, alembic.command, alembic.config, alembic.script)}
+    # The hub's database: its models, roles and SQLAlchemy. jupyterhub.scopes and jupyterhub.metrics
+    # use them only in functions given a database session, which a single-user server has none of;
+    # jupyterhub.utils names SQLAlchemy's base exception in except clauses (never raised here).
+    orm, roles = _HubOnly("jupyterhub.orm"), _HubOnly("jupyterhub.roles")
+    sqlalchemy = _HubOnly("sqlalchemy")
+    sqlalchemy.__path__, sqlalchemy.exc = [], _HubOnly("sqlalchemy.exc")
+    sqlalchemy.exc.SQLAlchemyError = type("SQLAlchemyError", (Exception,), {"__doc__": "SQLAlchemy's; never raised here."})
+    return {m.__name__: m for m in (handlers, pages, alembic, alembic.command, alembic.config, alembic.script,
+                                    orm, roles, sqlalchemy, sqlalchemy.exc)}
 
 
 HUB_ONLY = tuple(_stand_ins())

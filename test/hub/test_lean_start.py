@@ -1,8 +1,8 @@
 """What a user server does not load at start (issue 14), against the real packages the image pins:
 
-- jhlti_singleuser.import_singleuser: jupyterhub.singleuser without the hub's request handlers
-  and alembic (stand-ins while it is imported, gone afterwards; a JupyterHub that needs more of
-  them gets the real modules and a warning);
+- jhlti_singleuser.import_singleuser: jupyterhub.singleuser without the hub's request handlers,
+  database models, SQLAlchemy and alembic (stand-ins while it is imported, gone afterwards; a
+  JupyterHub that needs more of them gets the real modules and a warning);
 - jhlti_nbgrader_on_use: nbgrader's extensions (and jhlti_nbgrader) loaded by the first request
   for one of their URLs in a server with the image's user-server config, after which every such
   URL reaches their handlers, and no other request loads them.
@@ -41,26 +41,30 @@ with warnings.catch_warnings(record=True) as caught:
     main = jhlti_singleuser.import_singleuser()
 seen = {"main": f"{main.__module__}.{main.__name__}", "warnings": [str(w.message) for w in caught],
         "loaded": sorted(m for m in jhlti_singleuser.HUB_ONLY if m in sys.modules)}
-import jupyterhub.log, jupyterhub.orm
-try:
-    jupyterhub.orm.alembic.command.stamp(None, "head")
-    seen["stamp"] = "ran"
-except AttributeError as e:
-    seen["stamp"] = str(e)
-import alembic, alembic.command
-seen["alembic_after"] = bool(getattr(alembic, "__file__", None)) and callable(alembic.command.stamp)
+import jupyterhub.log, jupyterhub.scopes
 seen["health_check_class"] = jupyterhub.log.HealthCheckHandler.__module__
+# What a server does with scopes: intersect its own with a token's, without a database.
+seen["intersection"] = sorted(jupyterhub.scopes._intersect_expanded_scopes(
+    {"access:servers!server=ada/intro101", "read:users:groups!user=ada"}, {"access:servers!user=ada"}))
+try:
+    jupyterhub.scopes.orm.Group
+    seen["orm"] = "real"
+except AttributeError as e:
+    seen["orm"] = str(e)
+import alembic, sqlalchemy.orm
+seen["real_after"] = bool(alembic.__file__) and callable(sqlalchemy.orm.sessionmaker)
 print(json.dumps(seen))
 """
 
 
-def test_the_server_module_is_imported_without_the_hubs_handlers_and_migrations():
+def test_the_server_module_is_imported_without_the_hubs_handlers_and_database():
     seen = python(LEAN.replace("STAND_INS", ""))
     assert seen["main"] == "jupyter_server.extension.application.launch_instance" and seen["warnings"] == []
     assert seen["loaded"] == []  # neither stand-ins nor the real modules are left in sys.modules
-    assert seen["stamp"] == "alembic.command.stamp is not loaded in a single-user server (jhlti_singleuser.HUB_ONLY)"
-    assert seen["alembic_after"] is True  # a later import gets the real alembic
     assert seen["health_check_class"] == "jhlti_singleuser"  # jupyterhub.log's check never matches here
+    assert seen["intersection"] == ["access:servers!server=ada/intro101"]
+    assert seen["orm"] == "jupyterhub.orm.Group is not loaded in a single-user server (jhlti_singleuser.HUB_ONLY)"
+    assert seen["real_after"] is True  # a later import (nbgrader's gradebook) gets the real packages
 
 
 def test_a_jupyterhub_that_needs_more_of_the_hub_gets_the_real_modules_and_a_warning():
@@ -74,8 +78,8 @@ def test_a_jupyterhub_that_needs_more_of_the_hub_gets_the_real_modules_and_a_war
     seen = python(LEAN.replace("STAND_INS", broken))
     assert seen["main"] == "jupyter_server.extension.application.launch_instance"
     assert len(seen["warnings"]) == 1 and "needs the hub's modules" in seen["warnings"][0]
-    assert "jupyterhub.handlers" in seen["loaded"] and "alembic" in seen["loaded"]  # the real ones
-    assert seen["health_check_class"] == "jupyterhub.handlers.pages"
+    assert {"jupyterhub.handlers", "jupyterhub.orm", "alembic", "sqlalchemy"} <= set(seen["loaded"])  # the real ones
+    assert seen["health_check_class"] == "jupyterhub.handlers.pages" and seen["orm"] == "real"
 
 
 # A jupyter server with the image's user-server config (first on JUPYTER_CONFIG_PATH, as jhlti-start
