@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import traceback
+from urllib.parse import urlsplit
 from pathlib import Path
 
 import requests
@@ -137,6 +138,7 @@ class User:
         self.error = ""
         self.seconds = None
         self.cpu = None  # CPU seconds of its container when its server first answered
+        self.attached = False  # its server was running at the launch (the hub redirected to it)
 
     @property
     def container(self) -> str:
@@ -145,7 +147,9 @@ class User:
     def launch_until_ready(self, poll: float = POLL, timeout: float = READY_TIMEOUT) -> float:
         """Signed LTI 1.1 launch, follow its redirect into the course's server (what the browser
         does), then wait until the server answers through the proxy (/user/<name>/<course>/lab
-        200, the server's own OAuth cookie set on the way)."""
+        200, the server's own OAuth cookie set on the way). A server that runs already (pre-warmed)
+        is reached as a browser reaches it: the hub's spawn URL redirects to the server, whose
+        redirects (the hub's OAuth, then /lab) are followed; no readiness poll."""
         b = self.bench
         t0 = time.monotonic()
         deadline = t0 + timeout
@@ -155,6 +159,17 @@ class User:
         assert r.status_code == 302 and r.headers["Location"] == f"/hub/spawn/{self.name}/{COURSE}", (r.status_code, r.headers)
         r = self.session.get(b.url(r.headers["Location"]), allow_redirects=False, timeout=60)
         assert r.status_code == 302, (r.status_code, r.text[:300])
+        server_url = f"/user/{self.name}/{COURSE}/"
+        if urlsplit(r.headers["Location"]).path == server_url:  # running: the hub sends the browser there
+            r = self.session.get(b.url(server_url), timeout=60)
+            assert r.status_code == 200 and r.url.endswith(f"{server_url}lab"), (r.status_code, r.url)
+            self.seconds = time.monotonic() - t0
+            self.attached = True
+            try:
+                self.cpu = cpu_seconds(self.container)
+            except LookupError:
+                self.cpu = None
+            return self.seconds
         while True:
             r = self.session.get(b.url("/hub/api/user"), timeout=60)
             if r.status_code == 200:
@@ -453,6 +468,7 @@ def measure_rush(bench: Bench, n: int, tag: str, *, keep: bool = False, names: l
     for e in errors[:5]:
         say(f"    FAILED {e}")
     result = {**(summary(ok) if ok else {}), "n": n, "ok": len(ok), "success": len(ok) / n, "wall": wall,
+              "attached": sum(u.attached for u in users),
               "hub": hub, "errors": errors, "cpu": summary(cpu) if cpu else None,
               "cpu_per_start": (sum(cpu) + hub["cpu_seconds"]) / len(cpu) if cpu else None}
     say(f"    rush N={n}: {len(ok)}/{n} ready; p50 {result.get('p50', float('nan')):.1f} s, p95 "
@@ -611,7 +627,8 @@ def targets(r: dict) -> list[str]:
         p = warm["prewarm"]
         out += ["", f"Pre-warm: {p['started']} servers of {p['students']} known students started in {f(p['seconds'])} s "
                 f"({PREWARM_CONCURRENCY} at once), {f(p['cpu_per_start'], 2)} CPU-s per server incl. the hub's share; "
-                f"then {warm['ok']}/{warm['n']} launches attached: p50 {f(warm.get('p50'), 2)} s, p95 {f(warm95, 2)} s, max {f(warm.get('max'), 2)} s."]
+                f"then {warm.get('attached', 'n/a')}/{warm['n']} launches found their server running (the hub redirected "
+                f"the browser to it, followed as a browser does), {warm['ok']}/{warm['n']} reached JupyterLab: p50 {f(warm.get('p50'), 2)} s, p95 {f(warm95, 2)} s, max {f(warm.get('max'), 2)} s."]
     return out
 
 
