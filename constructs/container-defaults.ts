@@ -21,6 +21,17 @@ export function containerDefaults(names: StackNames, role: string): Pick<Contain
 }
 
 /**
+ * CPU weight of the hub and the proxy (Docker's `--cpu-shares`; every other container has the
+ * engine's default, 1024). Every launch and every request of every student passes through these
+ * two single-threaded processes, while user servers start and run side by side; at the start of
+ * class the servers' starts keep both cores busy, and with equal weights the hub and the proxy
+ * waited behind them, so every launch did. The weight matters only while the CPUs are contended,
+ * and the hub and the proxy use little CPU of their own (BENCHMARKS.md), so this takes nothing from
+ * the servers the rest of the time.
+ */
+export const SERVING_PATH_CPU_SHARES = 4096;
+
+/**
  * What `jhlti-start` needs on top of `cap_drop ALL` (images/CONTRACT.md), spelt as the engine
  * reports capabilities (CAP_*), or every plan would replace the container.
  */

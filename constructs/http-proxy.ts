@@ -2,7 +2,7 @@ import { Container } from '@cdktf/provider-docker/lib/container';
 import { Image } from '@cdktf/provider-docker/lib/image';
 import { Construct } from 'constructs';
 import { PATHS, PORTS } from './contract';
-import { containerDefaults } from './container-defaults';
+import { containerDefaults, SERVING_PATH_CPU_SHARES } from './container-defaults';
 import { StackNames } from './naming';
 import { IStackNetworks } from './network';
 
@@ -37,6 +37,7 @@ export class HttpProxy extends Construct {
     this.container = new Container(this, 'container', {
       ...containerDefaults(names, 'proxy'),
       name: names.proxy,
+      cpuShares: SERVING_PATH_CPU_SHARES,
       image: image.imageId,
       // uid 0 only to read the 0600 root-owned key; every capability is dropped.
       user: '0:0',

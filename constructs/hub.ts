@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BuildContext, BuiltImage, IMAGES_DIR } from './built-image';
 import { PATHS, PORTS, URL_PATHS } from './contract';
-import { containerDefaults } from './container-defaults';
+import { containerDefaults, SERVING_PATH_CPU_SHARES } from './container-defaults';
 import { DataVolume, IDataVolume } from './data-volume';
 import { StackNames } from './naming';
 import { IStackNetworks } from './network';
@@ -95,6 +95,7 @@ export class Hub extends Construct {
     this.container = new Container(this, 'container', {
       ...containerDefaults(names, 'hub'),
       name: names.hub,
+      cpuShares: SERVING_PATH_CPU_SHARES,
       image: this.image.image.imageId,
       // Root only for the Docker socket (owned root:docker); no capability is needed.
       capabilities: { drop: ['ALL'] },

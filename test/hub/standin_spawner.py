@@ -27,4 +27,6 @@ class LocalCourseSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
             "JHLTI_COURSE_ID": env["JHLTI_COURSE_ID"],
         }
         Path(self.record_dir, f"{self.user.name}--{self.name}.json").write_text(json.dumps(record))
-        return await SimpleLocalProcessSpawner.start(self)
+        started = await SimpleLocalProcessSpawner.start(self)
+        await self.wait_until_answering(started)
+        return started

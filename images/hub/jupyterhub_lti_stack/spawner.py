@@ -8,11 +8,14 @@ A student in two courses runs two servers at once; neither ever starts from the 
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 
 from dockerspawner import DockerSpawner, SwarmSpawner
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from tornado.web import HTTPError
-from traitlets import Instance, Unicode
+from traitlets import Float, Instance, Unicode
 from traitlets.config import LoggingConfigurable
 
 from .contract import CONTAINER_ENV, PATHS, SHARED_LAYOUT, UID_BASE
@@ -113,6 +116,51 @@ class CourseSpawnerMixin(LoggingConfigurable):
         await self.prepare()
         return await super().start()
 
+    answer_poll_max = Float(
+        0.5, config=True,
+        help="Longest pause (seconds) between two checks whether a started server answers (wait_until_answering)",
+    )
+    answer_liveness_every = Float(
+        5.0, config=True,
+        help="While waiting for a server to answer, how often (seconds) to ask the engine whether it still runs",
+    )
+
+    async def wait_until_answering(self, started) -> float | None:
+        """After the engine started the server: wait until it answers HTTP, as JupyterHub's own
+        check does next (any answer below 500 at the server's URL), checking first after 50 ms,
+        then at growing intervals of at most `answer_poll_max`. JupyterHub's check backs off
+        exponentially with jitter up to 5 s, so it saw a server that took 1.5 s to start ~1.5 s
+        late, and one in a rush of 30 up to 5 s late; its first check after this one succeeds
+        at once. Gives up (and leaves the verdict to JupyterHub's check) after `http_timeout`,
+        when the server stopped running, or on an unexpected error. Returns the seconds waited,
+        or None if it gave up."""
+        t0 = time.monotonic()
+        try:
+            ip, port = started if isinstance(started, tuple) else (None, None)
+            url = started if isinstance(started, str) else f"http://{ip}:{port}"
+            url = url.rstrip("/") + self.server.base_url
+            client = AsyncHTTPClient()
+            pause, next_liveness = 0.05, t0 + self.answer_liveness_every
+            while time.monotonic() - t0 < self.http_timeout:
+                try:
+                    await client.fetch(url, follow_redirects=False, request_timeout=10)
+                    return time.monotonic() - t0
+                except HTTPClientError as e:
+                    if e.code < 500:  # an answer (a redirect to the hub's login, a 403)
+                        return time.monotonic() - t0
+                except OSError:
+                    pass  # not listening yet
+                if time.monotonic() >= next_liveness:
+                    next_liveness = time.monotonic() + self.answer_liveness_every
+                    if await self.poll() is not None:
+                        self.log.warning("%s stopped before it answered", self._log_name)
+                        return None
+                await asyncio.sleep(pause)
+                pause = min(pause * 1.5, self.answer_poll_max)
+        except Exception:  # noqa: BLE001 - JupyterHub's own check decides
+            self.log.exception("waiting for %s to answer", self._log_name)
+        return None
+
 
 class CourseDockerSpawner(CourseSpawnerMixin, DockerSpawner):
     legacy_home_template = Unicode(
@@ -127,7 +175,9 @@ class CourseDockerSpawner(CourseSpawnerMixin, DockerSpawner):
         if legacy and await self._volume_exists(legacy):
             # The user's files from before the upgrade, in every course server, until moved.
             self.volumes = {**self.volumes, legacy: PATHS["previous_home"]}
-        return await DockerSpawner.start(self)
+        started = await DockerSpawner.start(self)
+        await self.wait_until_answering(started)
+        return started
 
     async def _volume_exists(self, name: str) -> bool:
         try:
@@ -168,7 +218,9 @@ class CourseSwarmSpawner(CourseSpawnerMixin, SwarmSpawner):
     async def start(self):
         await self.prepare()
         self.image = self.course_image
-        return await SwarmSpawner.start(self)
+        started = await SwarmSpawner.start(self)
+        await self.wait_until_answering(started)
+        return started
 
     async def create_object(self):
         # A bind mount's source must exist on the node, or the task is rejected.
