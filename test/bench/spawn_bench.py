@@ -66,7 +66,6 @@ FLOOR_CONCURRENT = [int(n) for n in os.environ.get("BENCH_FLOOR_CONCURRENT", "10
 RUSH_SIZES = [int(n) for n in os.environ.get("BENCH_RUSH", "10,20,30").split(",")]
 PREWARM_CONCURRENCY = int(os.environ.get("BENCH_PREWARM_CONCURRENCY", "2"))
 READY_TIMEOUT = 300.0  # per launch, seconds
-POLL = 0.25  # seconds between readiness polls of one user
 RESULTS: dict = {}
 # The floor runs the course image alternately with the notebook image of this commit (the last
 # before the start-of-class work, issue 14), built from git the same way: CPU per start side by
@@ -144,13 +143,16 @@ class User:
     def container(self) -> str:
         return f"{PREFIX}-nb-{self.name}--{COURSE}"  # the course's server (its id is a valid server name)
 
-    def launch_until_ready(self, poll: float = POLL, timeout: float = READY_TIMEOUT) -> float:
+    def launch_until_ready(self, timeout: float = READY_TIMEOUT) -> float:
         """Signed LTI 1.1 launch, follow its redirect into the course's server (what the browser
         does), then wait until the server answers through the proxy (/user/<name>/<course>/lab
         200, the server's own OAuth cookie set on the way). A server that runs already (pre-warmed)
         is reached as a browser reaches it: the hub's spawn URL redirects to the server, whose
-        redirects (the hub's OAuth, then /lab) are followed; no readiness poll."""
+        redirects (the hub's OAuth, then /lab) are followed. One that starts is waited for as the
+        hub's progress page waits (its event stream), then reached the same way."""
         b = self.bench
+        self.cpu = None
+        self.attached = running(self.container)  # before the clock starts: not part of the launch
         t0 = time.monotonic()
         deadline = t0 + timeout
         body = b.consumer.sign({"user_id": self.name, "roles": "Learner", "context_id": CONTEXT,
@@ -160,38 +162,50 @@ class User:
         r = self.session.get(b.url(r.headers["Location"]), allow_redirects=False, timeout=60)
         assert r.status_code == 302, (r.status_code, r.text[:300])
         server_url = f"/user/{self.name}/{COURSE}/"
-        if urlsplit(r.headers["Location"]).path == server_url:  # running: the hub sends the browser there
-            r = self.session.get(b.url(server_url), timeout=60)
-            assert r.status_code == 200 and r.url.endswith(f"{server_url}lab"), (r.status_code, r.url)
-            self.seconds = time.monotonic() - t0
-            self.attached = True
+        location = urlsplit(r.headers["Location"]).path
+        if location != server_url:  # running or started quickly, the hub sends the browser there
+            # Starting: the browser shows the hub's progress page, whose script follows the
+            # server's progress events (one event stream, no polling) and goes to the server when
+            # the hub says it is ready.
+            assert location == f"/hub/spawn-pending/{self.name}/{COURSE}", (location, r.headers)
+            page = self.session.get(b.url(location), timeout=60)
+            assert page.status_code == 200, (page.status_code, page.text[:300])
+            self.wait_ready(deadline)
+            # Reading the cgroup needs `docker inspect` (~0.1 s): left out of the launch time.
+            c0 = time.monotonic()
+            try:
+                self.cpu = cpu_seconds(self.container)
+            except LookupError:
+                self.cpu = None  # gone again: counted as a failure below
+            t0 += time.monotonic() - c0
+        r = self.session.get(b.url(server_url), timeout=60)
+        assert r.status_code == 200 and r.url.endswith(f"{server_url}lab"), (r.status_code, r.url)
+        self.seconds = time.monotonic() - t0
+        if location == server_url:
             try:
                 self.cpu = cpu_seconds(self.container)
             except LookupError:
                 self.cpu = None
-            return self.seconds
-        while True:
-            r = self.session.get(b.url("/hub/api/user"), timeout=60)
-            if r.status_code == 200:
-                server = r.json()["servers"].get(COURSE)
-                if server and server.get("ready"):
-                    # Reading the cgroup needs `docker inspect` (~0.1 s): left out of the launch time.
-                    c0 = time.monotonic()
-                    try:
-                        self.cpu = cpu_seconds(self.container)
-                    except LookupError:
-                        self.cpu = None  # gone again: counted as a failure below
-                    t0 += time.monotonic() - c0
-                    break
-                if not server and r.json().get("pending") is None:
-                    raise AssertionError(f"{self.name}: server gone (spawn failed?)")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name}: not ready after {timeout}s ({r.status_code} {r.text[:200]})")
-            time.sleep(poll)
-        r = self.session.get(b.url(f"/user/{self.name}/{COURSE}/lab"), timeout=60)
-        assert r.status_code == 200 and r.url.endswith(f"/user/{self.name}/{COURSE}/lab"), (r.status_code, r.url)
-        self.seconds = time.monotonic() - t0
         return self.seconds
+
+    def wait_ready(self, deadline: float) -> None:
+        """Reads the hub's progress events of the server (what the progress page's EventSource
+        reads) until one says it is ready; fails on a failed spawn or at the deadline."""
+        url = self.bench.url(f"/hub/api/users/{self.name}/servers/{COURSE}/progress")
+        with self.session.get(url, headers={"Accept": "text/event-stream"}, stream=True,
+                              timeout=(30, max(1.0, deadline - time.monotonic()))) as r:
+            assert r.status_code == 200, (r.status_code, r.text[:300])
+            for line in r.iter_lines(decode_unicode=True):
+                if not line or not line.startswith("data:"):
+                    continue
+                event = json.loads(line[5:])
+                if event.get("failed"):
+                    raise AssertionError(f"{self.name}: spawn failed: {event.get('message')}")
+                if event.get("ready"):
+                    return
+                if time.monotonic() > deadline:
+                    break
+        raise AssertionError(f"{self.name}: not ready before the deadline (progress stream ended)")
 
     def status(self) -> int:
         return self.session.get(self.bench.url(f"/user/{self.name}/{COURSE}/api/status"), allow_redirects=False,
@@ -203,6 +217,11 @@ class User:
         r = self.session.delete(self.bench.url(f"/hub/api/users/{self.name}/servers/{COURSE}"),
                                 headers={"X-XSRFToken": xsrf, "Referer": self.bench.url("/hub/home")}, timeout=60)
         return r.status_code
+
+
+def running(container: str) -> bool:
+    p = subprocess.run(["docker", "inspect", "-f", "{{.State.Running}}", container], capture_output=True, text=True, timeout=60)
+    return p.returncode == 0 and p.stdout.strip() == "true"
 
 
 def user_containers() -> list[str]:
@@ -449,7 +468,7 @@ def measure_rush(bench: Bench, n: int, tag: str, *, keep: bool = False, names: l
     def go(u: User):
         try:
             barrier.wait(30)
-            u.launch_until_ready(poll=0.5)
+            u.launch_until_ready()
         except Exception as e:  # noqa: BLE001 - recorded as a failed launch
             u.error = f"{type(e).__name__}: {str(e)[:300]}"
 
