@@ -230,7 +230,8 @@ def test_2c_inside_the_lms_page(e2e):
     JupyterLab inside the frame, where a cell runs and the notebook is saved, and an instructor
     opens the formgrader there; with them blocked (Chromium's default) the frame ends on the
     hub's "continue in a new window" page, whose button opens JupyterLab in a new window; another
-    site may not frame the hub at all."""
+    site may not frame the hub at all. The student in the frame also opens nbgrader's Assignment
+    List, whose first request loads nbgrader in her server."""
     contexts = {c.id: c.context for c in e2e.courses}
     servers = {c["id"]: c["server_name"] for c in stack_json(e2e)["courses"]}
     lab = lambda user, course: f"/user/{user}/{servers[course]}/lab"  # noqa: E731
@@ -247,10 +248,13 @@ def test_2c_inside_the_lms_page(e2e):
             url = browser.lms_page(e2e, protocol=protocol, user=name, role=role, context_id=contexts[course])
             result = browser.run(f"{protocol}-{'allowed' if cookies else 'blocked'}-{name}", scenario=scenario, url=url,
                                  third_party_cookies=cookies, labPath=lab(name, course),
-                                 formgraderPath=f"/services/{course}/formgrader")
+                                 formgraderPath=f"/services/{course}/formgrader", assignmentList=scenario == "lab")
             record_time(f"browser: LMS page -> cell ran: {name} ({protocol}, cookies {'allowed' if cookies else 'blocked'})",
                         time.monotonic() - t0)
             assert result["saved"] == "42", result
+            if scenario == "lab":
+                # User servers load nbgrader's extensions at this first request for them (jhlti_nbgrader_on_use).
+                assert result["courses"]["status"] == 200 and result["courses"]["success"] is True, result
             if cookies:
                 assert result["frameUrl"] == e2e.url(lab(name, course)), result
             else:

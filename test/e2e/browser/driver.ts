@@ -14,6 +14,8 @@
  *   refused    the frame's document never loads from `refusedUrl` (the browser enforces the
  *              hub's frame-ancestors); the CSP violation the browser reports is returned
  *   formgrader after `lab`, the frame opens `formgraderPath` and shows nbgrader's formgrader
+ *              (`lab` with `assignmentList`: after the cell, Nbgrader > Assignment List is opened
+ *              in the frame and the server's answer for the user's courses is returned)
  *   launcher   `url` is the demo launcher's page: the button `launch` ends in JupyterLab in the
  *              page's frame or a new window (its target), where a cell runs; with
  *              `formgraderPath`, that document then shows the formgrader
@@ -41,6 +43,8 @@ interface Spec {
   readonly notebook?: string;
   readonly refusedUrl?: string;
   readonly formgraderPath?: string;
+  /** lab: also open nbgrader's Assignment List (user servers load nbgrader at that first request). */
+  readonly assignmentList?: boolean;
   readonly timeoutMs?: number;
 }
 
@@ -172,6 +176,21 @@ async function runCell(where: Frame | Page, page: Page, labPath: string): Promis
   return saved.text;
 }
 
+/** Nbgrader > Assignment List in JupyterLab's menu bar; the panel first asks the server for the
+ * user's courses (`<labPath minus lab>/courses`): that answer, once the panel shows. */
+async function openAssignmentList(frame: Frame, page: Page, labPath: string): Promise<{ status: number; success: boolean; value: unknown }> {
+  const coursesPath = labPath.replace(/lab\/?$/, 'courses');
+  const answer = page.waitForResponse((r) => new URL(r.url()).pathname === coursesPath, { timeout });
+  await frame.locator('.lm-MenuBar-itemLabel', { hasText: 'Nbgrader' }).click();
+  await frame.locator('.lm-Menu-itemLabel', { hasText: 'Assignment List' }).click();
+  const r = await answer;
+  const body = (await r.json()) as { success: boolean; value: unknown };
+  await frame.locator('#released_assignments_list, .list_container').first().waitFor({ timeout });
+  step('Assignment List', { status: r.status(), success: body.success, value: body.value });
+  await screenshot(page, 'assignment-list');
+  return { status: r.status(), success: body.success, value: body.value };
+}
+
 async function openContext(profile: string): Promise<BrowserContext> {
   // Names in hostMap and localhost are 127.0.0.1; every other name fails to resolve.
   const rules = [...spec.hostMap.map((h) => `MAP ${h} 127.0.0.1`), 'MAP localhost 127.0.0.1', 'MAP * ~NOTFOUND', 'EXCLUDE 127.0.0.1'];
@@ -212,6 +231,7 @@ async function main(): Promise<number> {
       await screenshot(page, 'lab-in-frame');
       const saved = await runCell(frame, page, labPath);
       result = { frameUrl, saved };
+      if (spec.assignmentList) result.courses = await openAssignmentList(frame, page, labPath);
       if (spec.scenario === 'formgrader') {
         await load(frame, new URL(spec.formgraderPath as string, frame.url()).href);
         await frame.getByText('Manage Assignments').first().waitFor({ timeout });
