@@ -163,30 +163,32 @@ class User:
         assert r.status_code == 302, (r.status_code, r.text[:300])
         server_url = f"/user/{self.name}/{COURSE}/"
         location = urlsplit(r.headers["Location"]).path
-        if location != server_url:  # running or started quickly, the hub sends the browser there
-            # Starting: the browser shows the hub's progress page, whose script follows the
-            # server's progress events (one event stream, no polling) and goes to the server when
-            # the hub says it is ready.
+        if location != server_url:
+            # Starting (a running server, or one started quickly, is redirected to directly): the
+            # browser shows the hub's progress page, whose script follows the server's progress
+            # events (one event stream, no polling) and goes to the server when the hub says it is
+            # ready.
             assert location == f"/hub/spawn-pending/{self.name}/{COURSE}", (location, r.headers)
             page = self.session.get(b.url(location), timeout=60)
             assert page.status_code == 200, (page.status_code, page.text[:300])
             self.wait_ready(deadline)
             # Reading the cgroup needs `docker inspect` (~0.1 s): left out of the launch time.
             c0 = time.monotonic()
-            try:
-                self.cpu = cpu_seconds(self.container)
-            except LookupError:
-                self.cpu = None  # gone again: counted as a failure below
+            self.read_cpu()
             t0 += time.monotonic() - c0
         r = self.session.get(b.url(server_url), timeout=60)
         assert r.status_code == 200 and r.url.endswith(f"{server_url}lab"), (r.status_code, r.url)
         self.seconds = time.monotonic() - t0
         if location == server_url:
-            try:
-                self.cpu = cpu_seconds(self.container)
-            except LookupError:
-                self.cpu = None
+            self.read_cpu()
         return self.seconds
+
+    def read_cpu(self) -> None:
+        """The CPU-seconds of its container so far (None if it is gone: counted as a failure)."""
+        try:
+            self.cpu = cpu_seconds(self.container)
+        except LookupError:
+            self.cpu = None
 
     def wait_ready(self, deadline: float) -> None:
         """Reads the hub's progress events of the server (what the progress page's EventSource
