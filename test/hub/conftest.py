@@ -198,7 +198,9 @@ def running_hub(tmp: Path, make_stack: Callable[[dict], dict]) -> Iterator[tuple
     env = {
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(Path(__file__).parent),  # standin_spawner
+        # standin_spawner; a caller's PYTHONPATH after it (a checkout's images/hub in place of
+        # the one the virtualenv has installed)
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")])),
         "PYTHONDONTWRITEBYTECODE": "1",
         "JHLTI_STACK_FILE": str(tmp / "stack.json"),
         "JHLTI_SECRETS_DIR": str(secret_dir),
