@@ -137,7 +137,7 @@ class User:
         self.error = ""
         self.seconds = None
         self.cpu = None  # CPU seconds of its container when its server first answered
-        self.attached = False  # its server was running at the launch (the hub redirected to it)
+        self.attached = False  # its server was running at the launch (the launch led straight to it)
 
     @property
     def container(self) -> str:
@@ -147,8 +147,8 @@ class User:
         """Signed LTI 1.1 launch, follow its redirect into the course's server (what the browser
         does), then wait until the server answers through the proxy (/user/<name>/<course>/lab
         200, the server's own OAuth cookie set on the way). A server that runs already (pre-warmed)
-        is reached as a browser reaches it: the hub's spawn URL redirects to the server, whose
-        redirects (the hub's OAuth, then /lab) are followed. One that starts is waited for as the
+        is reached as a browser reaches it: the launch redirects to the server, whose redirects
+        (the hub's OAuth, then /lab) are followed. One that starts is waited for as the
         hub's progress page waits (its event stream), then reached the same way."""
         b = self.bench
         self.cpu = None
@@ -158,10 +158,13 @@ class User:
         body = b.consumer.sign({"user_id": self.name, "roles": "Learner", "context_id": CONTEXT,
                                 "resource_link_id": f"rl-{CONTEXT}", "launch_presentation_document_target": "window"})
         r = b.consumer.post(self.session, body)
-        assert r.status_code == 302 and r.headers["Location"] == f"/hub/spawn/{self.name}/{COURSE}", (r.status_code, r.headers)
-        r = self.session.get(b.url(r.headers["Location"]), allow_redirects=False, timeout=60)
-        assert r.status_code == 302, (r.status_code, r.text[:300])
         server_url = f"/user/{self.name}/{COURSE}/"
+        # The launch names a running server directly, any other through the hub's spawn page.
+        expected = server_url if self.attached else f"/hub/spawn/{self.name}/{COURSE}"
+        assert r.status_code == 302 and r.headers["Location"] == expected, (r.status_code, r.headers)
+        if r.headers["Location"] != server_url:
+            r = self.session.get(b.url(r.headers["Location"]), allow_redirects=False, timeout=60)
+            assert r.status_code == 302, (r.status_code, r.text[:300])
         location = urlsplit(r.headers["Location"]).path
         if location != server_url:
             # Starting (a running server, or one started quickly, is redirected to directly): the
@@ -648,8 +651,8 @@ def targets(r: dict) -> list[str]:
         p = warm["prewarm"]
         out += ["", f"Pre-warm: {p['started']} servers of {p['students']} known students started in {f(p['seconds'])} s "
                 f"({PREWARM_CONCURRENCY} at once), {f(p['cpu_per_start'], 2)} CPU-s per server incl. the hub's share; "
-                f"then {warm.get('attached', 'n/a')}/{warm['n']} launches found their server running (the hub redirected "
-                f"the browser to it, followed as a browser does), {warm['ok']}/{warm['n']} reached JupyterLab: p50 {f(warm.get('p50'), 2)} s, p95 {f(warm95, 2)} s, max {f(warm.get('max'), 2)} s."]
+                f"then {warm.get('attached', 'n/a')}/{warm['n']} launches found their server running (the launch led "
+                f"the browser straight to it, followed as a browser does), {warm['ok']}/{warm['n']} reached JupyterLab: p50 {f(warm.get('p50'), 2)} s, p95 {f(warm95, 2)} s, max {f(warm.get('max'), 2)} s."]
     return out
 
 

@@ -102,13 +102,14 @@ def hub_user(e2e, user) -> dict:
     return r.json()
 
 
-def land(e2e, user, location: str, timeout: float = 180, ends_at: str = "lab") -> list[str]:
+def land(e2e, user, location: str, timeout: float = 180, ends_at: str = "lab", running: bool = False) -> list[str]:
     """Only what a browser does after the launch: go where it leads, into the course's server,
     through the progress page while it starts (whose script reloads it when the server is ready),
     until JupyterLab answers at `ends_at` (relative to the server). Returns the URL path of each
-    page on the way."""
+    page on the way. A launch to a server that is `running` leads straight to it."""
     # A link naming an assignment (custom assignment=...) goes on to it (jhlti/assignment).
-    assert urlsplit(location).path == f"/hub/spawn/{user.name}/{user.server}", location
+    expected = f"/user/{user.name}/{user.server}/" if running else f"/hub/spawn/{user.name}/{user.server}"
+    assert urlsplit(location).path == expected, location
     trail, url = [], e2e.url(location)
     deadline = time.monotonic() + timeout
     while True:

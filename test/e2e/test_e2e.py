@@ -217,7 +217,7 @@ def test_2b_one_student_two_courses(e2e):
         assert b.container not in names("container") and inspect(a.container, "{{.Id}}") == a_id
         server_status(e2e, a)
         # Relaunching A returns to the same server; relaunching B starts it again, its files kept.
-        land(e2e, a, lti13_launch(e2e, a, contexts["algebra"]))
+        land(e2e, a, lti13_launch(e2e, a, contexts["algebra"]), running=True)
         assert inspect(a.container, "{{.Id}}") == a_id, "a relaunch of A started another server"
         land(e2e, b, lti13_launch(e2e, b, contexts["physics"]))
         assert as_user(b, "cat ~/only-in-physics.txt").stdout.strip() == "physics"

@@ -87,3 +87,26 @@ def test_running_servers_per_user_are_capped(hub):
     assert err.value.status_code == 429 and "at most 2" in err.value.log_message
     User.spawners["b"].active = False
     spawner.check_server_cap()
+
+
+def test_a_launch_to_a_running_server_goes_straight_to_it(hub):
+    """A server that runs and is ready (pre-warmed, or from an earlier launch) is where the launch
+    leads, without the hub's spawn page in between; one that is not running is started through
+    it again. Only the launching user's own server counts: another user's running server does not."""
+    assert launch(hub, "cs-warm", "intro101").headers["Location"] == f"/hub/spawn/cs-warm/{SERVER['intro101']}"
+    launch(hub, "cs-other", "intro101")
+    spawn(hub, "cs-other", SERVER["intro101"], stop=False)
+    try:
+        assert launch(hub, "cs-warm", "intro101").headers["Location"] == f"/hub/spawn/cs-warm/{SERVER['intro101']}"
+        spawn(hub, "cs-warm", SERVER["intro101"], stop=False)
+        assert launch(hub, "cs-warm", "intro101").headers["Location"] == f"/user/cs-warm/{SERVER['intro101']}/"
+        # The course's other server is not running: that launch still starts it.
+        assert launch(hub, "cs-warm", "data201").headers["Location"] == f"/hub/spawn/cs-warm/{SERVER['data201']}"
+        r = hub.lti11.post(requests.Session(), hub.lti11.sign(canvas_launch("cs-warm", "Learner", CONTEXT_IDS["intro101"])))
+        assert r.status_code == 302 and r.headers["Location"] == f"/user/cs-warm/{SERVER['intro101']}/", r.headers
+        assert hub.api("DELETE", f"/users/cs-warm/servers/{SERVER['intro101']}").status_code in (202, 204)
+        assert launch(hub, "cs-warm", "intro101").headers["Location"] == f"/hub/spawn/cs-warm/{SERVER['intro101']}"
+    finally:
+        for user in ("cs-warm", "cs-other"):
+            for server in SERVER.values():
+                hub.api("DELETE", f"/users/{user}/servers/{server}")

@@ -145,6 +145,10 @@ def test_a_student_launch_of_a_created_link_opens_the_assignment_and_its_score_g
     (fetched / "only.ipynb").write_text(json.dumps(notebook(4)))
     r = session.get(lms.url + "/user/dl-student/intro101/jhlti/assignment?name=dl-week2", allow_redirects=False, timeout=30)
     assert r.status_code == 302 and r.headers["Location"] == "/user/dl-student/intro101/lab/tree/intro101/dl-week2/only.ipynb"
+    # The same link again, its server running: straight to the assignment, no spawn page between.
+    r = lms.platform.launch(session, lms.url, sub="dl-student", roles=LEARNER, context=CONTEXT,
+                            resource_link_id=link["resource_link_id"], custom=link["custom"])
+    assert r.status_code == 302 and r.headers["Location"] == "/user/dl-student/intro101/jhlti/assignment?name=dl-week2", r.headers
 
     # Grade passback scores the line item the response declared (no second one is created).
     token = lms.secrets[f"service-token-{COURSE}"]

@@ -89,17 +89,26 @@ class LaunchInfoHandler(BaseHandler):
 async def course_server_url(handler, user) -> str:
     """Where a launch lands: the launching course's own server (spawned if needed, through the
     progress page), never the hub's home page with a "Start My Server" button; for a link that
-    names an assignment (deep linking), that assignment opened in the server."""
+    names an assignment (deep linking), that assignment opened in the server.
+
+    A server that is running and ready (pre-warmed before class, or from an earlier launch) is
+    named directly, as the hub's spawn page would redirect to it: one request to the hub fewer
+    per launch, which counts when a class launches at once (issue 14)."""
     state = await user.get_auth_state() or {}
     launch = state.get("jhlti") or {}
     course = handler.authenticator.stack.course(launch.get("course"))
     if course is None:
         return handler.get_next_url(user)
-    spawn = url_path_join(handler.hub.base_url, "spawn", user.escaped_name, course.server_name)
+    name = course.server_name
+    opener = None
     if launch.get("assignment"):
-        opener = url_path_join(user.server_url(course.server_name), URL_PATHS["open_assignment"])
-        spawn = url_concat(spawn, {"next": url_concat(opener, {"name": launch["assignment"]})})
-    return spawn
+        opener = url_concat(url_path_join(user.server_url(name), URL_PATHS["open_assignment"]), {"name": launch["assignment"]})
+    # `in` first: indexing user.spawners creates a spawner; a running one is always loaded.
+    spawner = user.spawners[name] if name in user.spawners else None
+    if spawner is not None and spawner.ready:
+        return opener or user.server_url(name)
+    spawn = url_path_join(handler.hub.base_url, "spawn", user.escaped_name, name)
+    return url_concat(spawn, {"next": opener}) if opener else spawn
 
 
 class Lti11LaunchHandler(LTI11AuthenticateHandler):
@@ -395,10 +404,11 @@ class LtiStackAuthenticator(LTI13Authenticator):
         launch = auth_model["auth_state"]["jhlti"]
         course = self.stack.course(launch["course"])
         user = handler.find_user(auth_model["name"]) or handler.user_from_username(auth_model["name"])
-        current = {g.name for g in user.groups}
-        for name in sorted(course_groups(course, launch["role"]) - current):
+        missing = sorted(course_groups(course, launch["role"]) - {g.name for g in user.groups})
+        for name in missing:
             group = orm.Group.find(handler.db, name) or orm.Group(name=name)
             user.orm_user.groups.append(group)
             self.log.info("Adding user %s to group %s", user.name, name)
-        handler.db.commit()
+        if missing:  # a returning student's launch usually changes nothing here
+            handler.db.commit()
         return auth_model
