@@ -2,6 +2,7 @@
 # Deployment facts come from stack.json and the secrets directory written by Terraform; paths and
 # file names from the contract both sides share (images/CONTRACT.md); the logic lives in the
 # jupyterhub_lti_stack package.
+import logging
 import secrets as token_source
 
 from docker.types import RestartPolicy
@@ -21,6 +22,7 @@ c.JupyterHub.public_url = stack.public_url
 c.JupyterHub.hub_bind_url = stack.hub_bind_url
 c.JupyterHub.hub_connect_url = stack.hub_connect_url
 c.JupyterHub.db_url = "sqlite:///" + PATHS["hub_database"]
+hub.write_ahead_log(lambda: c.JupyterHub.db_url, log=logging.getLogger("JupyterHub"))  # fewer fsyncs per launch
 c.JupyterHub.cookie_secret = bytes.fromhex(secrets[SECRET_FILES["cookie_secret"]])
 c.JupyterHub.cleanup_servers = False  # redeploying the hub keeps notebooks running
 c.ConfigurableHTTPProxy.should_start = False

@@ -3,7 +3,9 @@ into a course never needs a hub restart."""
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Callable
 from urllib.parse import urlparse
 
 from .contract import BUILT_IN_SERVICES, PATHS, SECRET_FILES, URL_PATHS
@@ -134,3 +136,49 @@ def tornado_settings(stack: Stack) -> dict:
         "headers": {"Content-Security-Policy": frame_policy(stack.frame_ancestors, URL_PATHS["csp_report"])},
         "cookie_options": dict(FRAME_COOKIE_OPTIONS),
     }
+
+
+def sqlite_file(db_url: str) -> str | None:
+    """The file of a ``sqlite:///path`` URL (None for any other database or an in-memory one)."""
+    if not db_url.startswith("sqlite:///"):
+        return None
+    path = db_url[len("sqlite:///"):].split("?", 1)[0]
+    return path if path and path != ":memory:" else None
+
+
+def write_ahead_log(db_url: Callable[[], str], log=None) -> Callable:
+    """Open JupyterHub's SQLite database with a write-ahead log and ``synchronous=NORMAL``.
+
+    In SQLite's default rollback-journal mode every commit waits for the disk (fsync) on the
+    hub's one event loop, and a launch commits several times (login, cookie, OAuth code and
+    token): at the start of class that wait is paid once per student, in a row. With the write-
+    ahead log a commit appends to the log and the disk is synced at checkpoints. Trade-off
+    (SQLite's, documented there): a crash of the process or container loses nothing, a power
+    loss or kernel crash can lose the last commits (sessions and tokens made in the last
+    moments, which the users get again by launching), never the database's consistency.
+
+    ``db_url`` is read when a connection opens (the configured URL, which later config may
+    change); connections to any other database of the process are left alone. Returns the
+    listener (registered on every SQLAlchemy engine)."""
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    said = []
+
+    def on_connect(dbapi_connection, _record) -> None:
+        path = sqlite_file(db_url())
+        if path is None or not isinstance(dbapi_connection, sqlite3.Connection):
+            return
+        main = next((row[2] for row in dbapi_connection.execute("PRAGMA database_list") if row[1] == "main"), "")
+        if not main or os.path.realpath(main) != os.path.realpath(path):
+            return
+        mode = dbapi_connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+        if log is not None and not said:
+            said.append(True)
+            log.info("Hub database %s: journal_mode=%s, synchronous=NORMAL", path, mode)
+
+    event.listen(Engine, "connect", on_connect)
+    return on_connect
