@@ -791,7 +791,12 @@ def main() -> int:
                 bench.stack.destroy(purge=True)
             except Exception:  # noqa: BLE001 - the wipe below removes what is left
                 traceback.print_exc()
-            wipe_everything(keep_work_dir=True)
+            try:
+                wipe_everything(keep_work_dir=True)
+            except Exception:  # noqa: BLE001 - the run failed, but its measurements are printed below
+                failed = True
+                traceback.print_exc()
+                RESULTS["error"] = (RESULTS.get("error", "") + "\npurge: " + traceback.format_exc()[-2000:]).strip()
             left = [n for k in ("container", "network", "volume") for n in names(k)]
             RESULTS["left_after_purge"] = left
         save()
