@@ -19,6 +19,11 @@ token endpoint (POST /token, IMS Security Framework client_credentials + RFC 752
   id can be modelled with `auth_audience`. exp, iat and jti required, exp in the future, iat
   not in the future, jti never seen before. Only requested scopes this platform offers are
   granted; none -> invalid_scope. Errors are RFC 6749 §5.2 JSON: 400, or 401 invalid_client.
+NRPS (per context, GET /nrps/<key>/memberships, Names and Role Provisioning Services 2.0): the
+  same bearer rules with the contextmembership.readonly scope; Accept must allow the membership
+  container type; `role` filters (full URI or short name), `limit` pages with a Link rel="next"
+  (also `set_roster_page_size`, a platform that pages on its own). Members are everyone who
+  launched (their launch roles) and whoever `set_member` added, with status Active unless set.
 AGS (per context, /ags/<key>/lineitems...): a valid, unrevoked, unexpired bearer token (else 401)
   holding the scope the route needs (else 403; the library accepts any AGS scope anywhere);
   request media types; line items need a label, scoreMaximum > 0 and a known resourceLinkId;
@@ -63,6 +68,8 @@ SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/"
 LINEITEM, LINEITEM_READONLY, RESULT_READONLY, SCORE = (
     SCOPE + s for s in ("lineitem", "lineitem.readonly", "result.readonly", "score"))
 AGS_SCOPES = (LINEITEM, LINEITEM_READONLY, RESULT_READONLY, SCORE)
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+MEMBERSHIP_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 CONTAINER_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
@@ -282,6 +289,7 @@ class Lti13Platform(ServedPeer):
       GET|PUT|DELETE /ags/<ctx>/lineitems/<id>     one line item
       POST /ags/<ctx>/lineitems/<id>/scores        scores
       GET  /ags/<ctx>/lineitems/<id>/results       results (latest score per user)
+      GET  /nrps/<ctx>/memberships                 the context's members (NRPS 2.0)
     `url_query` (e.g. "type_id=1", as Moodle does) is appended to every AGS URL and required.
 
     Tool registration (`register_tool`): its browser-facing URLs default from `tool_url` (the
@@ -294,7 +302,7 @@ class Lti13Platform(ServedPeer):
                       "token_log", "ags_log", "jwks_fetches", "launches", "internal_errors", "urls",
                       "deep_link_return", "deep_links", "issue_registration_token", "registrations",
                       "openid_configuration",
-                      "lineitems_url")
+                      "lineitems_url", "set_member", "set_roster_page_size", "nrps_log")
 
     def __init__(self, *, issuer: str, client_id: str, deployment_id: str, public_url: str | None = None,
                  browser_url: str | None = None, token_lifetime: int = 3600, auth_audience: str | None = None, url_query: str | None = None,
@@ -320,6 +328,8 @@ class Lti13Platform(ServedPeer):
         self._revoked: set[str] = set()
         self._token_log: list[dict] = []
         self._ags_log: list[dict] = []
+        self._nrps_log: list[dict] = []
+        self._roster_page_size: int | None = None
         self._launches: list[dict] = []
         self._errors: list[str] = []
         self._jwks_fetches = 0
@@ -373,7 +383,29 @@ class Lti13Platform(ServedPeer):
 
     def _context(self, context_id: str) -> dict:
         return self._contexts.setdefault(context_id, {"id": context_id, "key": self.context_key(context_id),
-                                                      "lineitems": {}, "members": set(), "resource_links": set()})
+                                                      "lineitems": {}, "members": set(), "resource_links": set(),
+                                                      "roster": {}, "label": None, "title": None})
+
+    def memberships_url(self, context_id: str) -> str:
+        return f"{self.url}/nrps/{self.context_key(context_id)}/memberships"
+
+    def set_member(self, context_id: str, user_id: str, roles: list, status: str = "Active", name: str | None = None) -> None:
+        """Put a user on the context's roster (NRPS) with these roles and status, without a launch."""
+        with self._lock:
+            ctx = self._context(context_id)
+            ctx["roster"][user_id] = {"user_id": user_id, "roles": list(roles), "status": status,
+                                      "name": name or f"Member {user_id}"}
+            if status == "Active":
+                ctx["members"].add(user_id)
+
+    def set_roster_page_size(self, size: int | None) -> None:
+        """Page the membership on the platform's own (as large LMSs do), whatever the tool asks."""
+        with self._lock:
+            self._roster_page_size = size
+
+    def nrps_log(self) -> list[dict]:
+        with self._lock:
+            return [dict(e) for e in self._nrps_log]
 
     def enroll(self, context_id: str, user_id: str, resource_link_id: str | None = None) -> None:
         """Make a user (and resource link) known in a context without a launch."""
@@ -393,8 +425,9 @@ class Lti13Platform(ServedPeer):
                      custom: dict | None = None, ags: bool = True, resource_link_id: str = "rl-1",
                      message_type: str = "LtiResourceLinkRequest", name: str = "Some Person",
                      email: str | None = None, extra_claims: dict | None = None,
-                     deep_linking: dict | None = None) -> dict:
-        """Third-party initiated login: {"login_url", "form", "authorize_url"} to POST to the tool."""
+                     deep_linking: dict | None = None, nrps: bool = True) -> dict:
+        """Third-party initiated login: {"login_url", "form", "authorize_url"} to POST to the tool.
+        `nrps`: the id_token carries the context's names and roles service (when it has a context)."""
         base = hub_url.rstrip("/")
         with self._lock:
             tool = {"login_url": self.tool["login_url"] or base + LOGIN_PATH,
@@ -410,7 +443,7 @@ class Lti13Platform(ServedPeer):
                 tool, message_hint=message_hint, sub=sub, roles=list(roles), context=context, custom=custom,
                 ags=ags, resource_link_id=resource_link_id, message_type=message_type, name=name,
                 email=email if email is not None else f"{sub}@example.org", extra_claims=extra_claims or {},
-                deep_linking=deep_linking)
+                deep_linking=deep_linking, nrps=nrps)
         return {"login_url": tool["login_url"], "form": dict(parse_qsl(login.query)), "authorize_url": self.authorize_url}
 
     def authorize(self, auth_request: dict) -> dict:
@@ -449,6 +482,11 @@ class Lti13Platform(ServedPeer):
                 ctx = self._context(context["id"])
                 ctx["members"].add(launch["sub"])
                 ctx["resource_links"].add(launch["resource_link_id"])
+                ctx["label"], ctx["title"] = context.get("label") or ctx["label"], context.get("title") or ctx["title"]
+                ctx["roster"][launch["sub"]] = {"user_id": launch["sub"], "roles": list(launch["roles"]),
+                                                "status": "Active", "name": launch["name"]}
+                if launch.get("nrps", True):
+                    ml.set_nrps(self.memberships_url(context["id"]))
                 if launch["ags"]:
                     linked = next((d["lineitem"] for d in self._deep_links
                                    if d["context"] == context["id"] and d["resource_link_id"] == launch["resource_link_id"]), None)
@@ -661,7 +699,59 @@ class Lti13Platform(ServedPeer):
             return self._authorize_browser(request)
         if request.path.startswith("/ags/"):
             return guarded(self._errors, lambda: self._ags(request))
+        if request.path.startswith("/nrps/"):
+            return guarded(self._errors, lambda: self._nrps(request))
         return None
+
+    def _nrps(self, request: Request):
+        parts = request.path.strip("/").split("/")  # nrps, <ctx>, memberships
+        with self._lock:
+            entry = {"time": time.time(), "method": request.method, "path": request.path, "query": dict(request.query)}
+            self._nrps_log.append(entry)
+            result = self._nrps_route(request, parts)
+            entry["status"] = result[0]
+            return result
+
+    def _nrps_route(self, request: Request, parts: list):
+        ctx = next((c for c in self._contexts.values() if c["key"] == parts[1]), None) if len(parts) == 3 else None
+        if ctx is None or parts[2] != "memberships":
+            return reply(404, {"error": "not_found"})
+        if request.method != "GET":
+            return reply(405, {"error": "GET only"}, headers=[("Allow", "GET")])
+        fault = self.faults.take("memberships")
+        if fault:
+            return self.faults.reply(fault, {"error": "temporarily_unavailable", "error_description": "injected fault"})
+        denied = self._check_bearer(request, {NRPS_SCOPE})
+        if denied is not None:
+            return denied
+        accept = request.headers.get("accept", "")
+        if accept and not any(t.split(";")[0].strip() in (MEMBERSHIP_TYPE, "*/*", "application/*") for t in accept.split(",")):
+            return reply(406, {"error": f"this endpoint answers {MEMBERSHIP_TYPE}"})
+        query = request.query
+        members = sorted(ctx["roster"].values(), key=lambda m: m["user_id"])
+        role = query.get("role")
+        if role:
+            short = role.rsplit("#", 1)[-1].rsplit("/", 1)[-1].lower()
+            members = [m for m in members if any(r.rsplit("#", 1)[-1].rsplit("/", 1)[-1].lower() == short for r in m["roles"])]
+        for k in ("limit", "page"):
+            if k in query and (not query[k].isdigit() or int(query[k]) < 1):
+                return reply(400, {"error": f"{k} must be a positive integer"})
+        limits = [int(query["limit"])] if "limit" in query else []
+        if self._roster_page_size:
+            limits.append(self._roster_page_size)
+        headers = []
+        if limits:
+            size, page = min(limits), int(query.get("page", "1"))
+            more = len(members) > page * size
+            members = members[(page - 1) * size:page * size]
+            if more:
+                params = {k: v for k, v in query.items() if k != "page"}
+                params["page"] = str(page + 1)
+                headers.append(("Link", f'<{self.memberships_url(ctx["id"])}?{urlencode(params)}>; rel="next"'))
+        body = {"id": self.memberships_url(ctx["id"]),
+                "context": {"id": ctx["id"], "label": ctx["label"] or "", "title": ctx["title"] or ""},
+                "members": [dict(m) for m in members]}
+        return reply(200, body, MEMBERSHIP_TYPE, headers=headers)
 
     def _authorize_browser(self, request: Request):
         """The authorization endpoint as a browser meets it (the tool redirected it here after a
@@ -844,7 +934,7 @@ class Lti13Platform(ServedPeer):
     # ---- fault injection
     def fail(self, target: str, status: int, times: int = 1, retry_after: int | None = None) -> None:
         """Answer the next `times` requests of `target` ("token", "scores", "lineitems",
-        "results") with `status`, plus Retry-After when given."""
+        "results", "memberships") with `status`, plus Retry-After when given."""
         self.faults.set(target, status, times, retry_after)
 
     def fail_token(self, status: int, times: int = 1, retry_after: int | None = None) -> None:
