@@ -6,7 +6,7 @@ import logging
 import secrets as token_source
 
 from docker.types import RestartPolicy
-from jupyterhub_lti_stack import hub, passback, prewarm
+from jupyterhub_lti_stack import hub, passback, prewarm, roster
 from jupyterhub_lti_stack.auth import LtiStackAuthenticator
 from jupyterhub_lti_stack.contract import PATHS, SECRET_FILES, SHARED_LAYOUT, START_CAPABILITIES
 from jupyterhub_lti_stack.keys import load_signing_keys
@@ -55,7 +55,7 @@ if stack.lti13.enabled:
 c.LtiStackAuthenticator.launch_db = PATHS["hub_launch_db"]
 
 # Grade passback: the graders post their courses' scores to the hub (passback.py)
-c.JupyterHub.extra_handlers = passback.handlers() + prewarm.handlers()
+c.JupyterHub.extra_handlers = passback.handlers() + prewarm.handlers() + roster.handlers()
 
 # Course groups, formgrader services and their roles exist before the first launch
 c.JupyterHub.load_groups = hub.groups(stack)

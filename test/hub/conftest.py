@@ -270,10 +270,12 @@ class LmsHub:
 @pytest.fixture(scope="session")
 def lms_hub(tmp_path_factory) -> LmsHub:
     from lti11_consumer import Lti11Consumer as PeerConsumer
+    from lti13_platform import AGS_SCOPES, NRPS_SCOPE
     from lti13_platform import Lti13Platform as PeerPlatform
 
     tmp = tmp_path_factory.mktemp("lms-hub")
-    platform = PeerPlatform(issuer=ISSUER, client_id=CLIENT_ID, deployment_id=DEPLOYMENT_ID).start()
+    platform = PeerPlatform(issuer=ISSUER, client_id=CLIENT_ID, deployment_id=DEPLOYMENT_ID,
+                            offered_scopes=(*AGS_SCOPES, NRPS_SCOPE)).start()
     consumer = None
     try:
         def make_stack(ports: dict) -> dict:

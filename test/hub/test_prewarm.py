@@ -1,6 +1,7 @@
 """Pre-warm (jupyterhub_lti_stack.prewarm): when a course's sessions open, and, on the real hub,
 that exactly the known students of the course get its server started (no other course's, no one
-who never launched, nothing already running twice), by the schedule and by an instructor."""
+who never launched, nothing already running twice), by the schedule and by an instructor. With
+the LMS's roster: test_roster.py."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ class FakeApi:
         self.members, self.running, self.started = members, set(running), []
 
     async def call(self, method, path, body=None):
+        if path.startswith("/jhlti/roster/"):
+            return 200, {"source": "none", "reason": "no LTI 1.3 launch of this course carried the LMS's names and roles service"}
         if method == "GET" and path.startswith("/groups/"):
             return 200, {"users": self.members}
         name = path.split("/")[2]
@@ -93,6 +96,34 @@ def test_the_schedule_warms_each_session_once_and_skips_the_grader_and_running_s
     assert list(recorded) == ["intro101"] and recorded["intro101"]["started"] == ["ann", "bob"], recorded
     assert recorded["intro101"]["trigger"] == "schedule, for the session at 2026-11-30T09:15:00+00:00"
     assert [(r.course, sorted(r.started), r.running) for r in results] == [("intro101", ["ann", "bob"], ["cid"])]
+
+
+def test_the_roster_adds_its_learners_and_an_unreadable_roster_leaves_who_launched():
+    """warm() with the hub's roster answer (roster.py): its learners join who launched (a reserved
+    name never); an error is recorded and the students who launched are warmed all the same."""
+    stack = parse_stack(HUBTEST)
+    course = stack.courses[0]
+
+    class WithRoster(FakeApi):
+        def __init__(self, members, roster):
+            super().__init__(members)
+            self.roster = roster
+
+        async def call(self, method, path, body=None):
+            if path.startswith("/jhlti/roster/"):
+                assert (method, path) == ("POST", f"/jhlti/roster/{course.id}")
+                return self.roster
+            return await super().call(method, path, body)
+
+    answer = {"source": "roster", "issuer": "https://lms.example", "members": 6, "learners": 3,
+              "students": ["ann", "bea", course.grader_user]}
+    result = asyncio.run(warm(WithRoster(["ann", "cy"], (200, answer)), stack, course, 2, sleep=lambda s: asyncio.sleep(0)))
+    assert sorted(result.started) == ["ann", "bea", "cy"] and result.students == 3
+    assert result.summary()["roster"] == {"source": "roster", "issuer": "https://lms.example", "members": 6, "learners": 3}
+    refused = (502, {"message": "the roster of intro101 could not be read from https://lms.example: HTTP 503"})
+    result = asyncio.run(warm(WithRoster(["ann", "cy"], refused), stack, course, 2, sleep=lambda s: asyncio.sleep(0)))
+    assert sorted(result.started) == ["ann", "cy"]
+    assert result.roster == {"source": "error", "error": "HTTP 502 " + refused[1]["message"]}
 
 
 def test_the_page_records_a_pre_warm_that_failed_as_a_whole(tmp_path):
@@ -147,7 +178,7 @@ def test_concurrency_bounds_servers_starting_at_once():
             self.starting, self.peak, self.polls = 0, 0, {}
 
         async def call(self, method, path, body=None):
-            if method == "POST":
+            if method == "POST" and path.startswith("/users/"):
                 self.starting += 1
                 self.peak = max(self.peak, self.starting)
                 return 202, {}

@@ -377,6 +377,7 @@ class LtiStackAuthenticator(LTI13Authenticator):
                 deployment_id=launch.deployment_id,
                 resource_link_id=launch.resource_link_id,
                 ags=launch.ags,
+                nrps_url=launch.nrps_url,
                 outcome_service_url=launch.outcome_service_url,
                 result_sourcedid=launch.result_sourcedid,
                 custom=dict(launch.custom),

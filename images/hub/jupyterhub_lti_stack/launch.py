@@ -8,6 +8,7 @@ payload shapes it hands over (LTI 1.1 form fields, LTI 1.3 decoded id_token) int
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from .stack import Course
 
@@ -16,6 +17,8 @@ STUDENT = "student"
 
 LTI13_CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_ENDPOINT_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 LIS_V2 = "http://purl.imsglobal.org/vocab/lis/v2/"
 # Principal roles that make someone teach a course. Context (membership) roles count
 # whatever the vocabulary; institution/system roles only count for administrators:
@@ -38,6 +41,7 @@ class Launch:
     deployment_id: str | None = None
     resource_link_id: str | None = None
     ags: dict | None = None  # the AGS endpoint claim, when the platform offers the service
+    nrps_url: str | None = None  # the context membership URL, when the platform offers NRPS (roster.py)
     outcome_service_url: str | None = None
     result_sourcedid: str | None = None
     custom: dict = field(default_factory=dict)
@@ -116,6 +120,7 @@ def lti13_launch(id_token: dict) -> Launch:
         deployment_id=id_token.get(LTI13_CLAIM + "deployment_id"),
         resource_link_id=(id_token.get(LTI13_CLAIM + "resource_link") or {}).get("id"),
         ags=ags if isinstance(ags, dict) else None,
+        nrps_url=memberships_url(id_token.get(NRPS_CLAIM)),
         custom={k: v for k, v in custom.items() if isinstance(v, str)},
     )
 
@@ -132,3 +137,14 @@ def choose_image(course: Course, requested: str | None) -> str:
     if requested and requested in course.images:
         return requested
     return course.image
+
+
+def memberships_url(claim) -> str | None:
+    """The context membership URL of a launch's names and roles claim, if it is one (http(s))."""
+    if not isinstance(claim, dict):
+        return None
+    url = claim.get("context_memberships_url")
+    if not isinstance(url, str):
+        return None
+    parts = urlsplit(url)
+    return url if parts.scheme in ("http", "https") and parts.netloc else None

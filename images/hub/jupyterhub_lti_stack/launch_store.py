@@ -83,6 +83,7 @@ class LaunchRecord:
     deployment_id: str | None = None
     resource_link_id: str | None = None
     ags: dict | None = None  # LTI 1.3 AGS endpoint claim: lineitems, lineitem, scope
+    nrps_url: str | None = None  # LTI 1.3 NRPS context membership URL (roster.py)
     outcome_service_url: str | None = None  # LTI 1.1 Basic Outcomes
     result_sourcedid: str | None = None
     custom: dict = field(default_factory=dict)
@@ -137,6 +138,15 @@ class LaunchStore:
     def launches(self, course: str) -> list[LaunchRecord]:
         rows = self._db.execute("SELECT record FROM launches WHERE course = ? ORDER BY username, link", (course,))
         return [LaunchRecord(**json.loads(r[0])) for r in rows]
+
+    def roster_source(self, course: str) -> LaunchRecord | None:
+        """The course's latest LTI 1.3 launch that carried a names and roles service (roster.py)."""
+        rows = self._db.execute("SELECT record FROM launches WHERE course = ? ORDER BY updated_at DESC, username, link", (course,))
+        for (text,) in rows:
+            record = LaunchRecord(**json.loads(text))
+            if record.protocol == "lti13" and record.nrps_url:
+                return record
+        return None
 
     def lti13_username(self, issuer: str, subject: str, primary: bool, normalize=str.lower) -> str:
         """The hub user of an LTI 1.3 identity, the same at every launch. The primary platform's

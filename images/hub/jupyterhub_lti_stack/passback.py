@@ -214,6 +214,10 @@ class Deliverer:
             self._tokens.clear()  # revoked or expired early (an LMS restart): get a new one next time
         return response.code, dict(response.headers), (response.body or b"").decode("utf-8", "replace")
 
+    async def fetch(self, url: str, method: str = "GET", body: str | None = None, headers: dict | None = None) -> tuple[int, dict, str]:
+        """(status, headers, text) of one request to the platform, with its token's error handling."""
+        return await self._fetch(url, method, body, headers)
+
     @staticmethod
     def _http_error(what: str, code: int, headers: dict, text: str) -> PassbackError:
         retry_after = None

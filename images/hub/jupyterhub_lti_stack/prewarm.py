@@ -2,7 +2,8 @@
 at the start of class only attaches to a running server.
 
 Known students are the members of the course's student group, i.e. everyone who launched into
-the course before (the grader account is never one). Servers start through JupyterHub's REST API,
+the course before (the grader account is never one), and, when the course's LMS offers its roster
+(LTI 1.3 names and roles service, roster.py), every active learner of that roster. Servers start through JupyterHub's REST API,
 as the ``jhlti-prewarm`` service whose role reaches only the course groups, at most
 ``concurrency`` at a time; a server already running or starting is left alone.
 
@@ -118,18 +119,32 @@ class Result:
     running: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    roster: dict = field(default_factory=dict)  # where the known students came from besides launches
 
     def summary(self) -> dict:
         return {"course": self.course, "students": self.students, "started": sorted(self.started),
                 "running": sorted(self.running), "failed": dict(sorted(self.failed.items())),
-                "seconds": round(self.seconds, 1)}
+                "seconds": round(self.seconds, 1), "roster": dict(self.roster)}
 
 
 async def known_students(api: HubApi, stack: Stack, course: Course) -> list[str]:
+    """Who launched into the course before: its student group (the grader account is never one)."""
     code, group = await api.call("GET", f"/groups/{quote(course.student_group, safe='')}")
     if code != 200:
         raise RuntimeError(f"reading the group {course.student_group}: HTTP {code} {group.get('message', '')}")
     return sorted(set(group.get("users", [])) - stack.reserved_usernames)
+
+
+async def roster_students(api: HubApi, course: Course) -> tuple[list[str], dict]:
+    """The active learners of the course's roster in the LMS (roster.py), whose hub users the hub
+    makes if they never launched; ([], why not) when the LMS offers no roster or it cannot be read
+    (the pre-warm then warms who launched, and says so)."""
+    code, body = await api.call("POST", f"/jhlti/roster/{quote(course.id, safe='')}", {})
+    if code == 200 and body.get("source") == "roster" and isinstance(body.get("students"), list):
+        return [str(n) for n in body["students"]], {k: body[k] for k in ("source", "issuer", "members", "learners") if k in body}
+    if code == 200:
+        return [], {"source": "none", "reason": str(body.get("reason", ""))}
+    return [], {"source": "error", "error": f"HTTP {code} {body.get('message', '')}".strip()}
 
 
 async def warm(api: HubApi, stack: Stack, course: Course, concurrency: int,
@@ -137,7 +152,10 @@ async def warm(api: HubApi, stack: Stack, course: Course, concurrency: int,
     """Start the course server of each known student that has none running or starting."""
     began = time.monotonic()
     result = Result(course.id)
-    names = await known_students(api, stack, course)
+    from_roster, result.roster = await roster_students(api, course)
+    if result.roster.get("source") == "error":
+        log.warning("pre-warm %s: roster unreadable (%s); warming the students who launched", course.id, result.roster["error"])
+    names = sorted(set(await known_students(api, stack, course)) | (set(from_roster) - stack.reserved_usernames))
     result.students = len(names)
     gate = asyncio.Semaphore(concurrency)
     server = quote(course.server_name, safe="")
@@ -322,11 +340,17 @@ class PrewarmHandler(BaseHandler):
                 f"{len(last['failed'])} failed, in {last['seconds']} s")
         if last is not None:
             done += f" ({last.get('trigger', '')}, finished {last.get('finished_at', '')})"
+            roster = last.get("roster") or {}
+            if roster.get("source") == "roster":
+                done += f"; the LMS roster listed {roster.get('learners')} active learners of {roster.get('members')} members"
+            elif roster.get("source") == "error":
+                done += f"; the LMS roster could not be read ({roster.get('error')}), so only students who launched before were started"
         self.set_header("Cache-Control", "no-store")
         self.finish(
             '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Pre-warm</title></head><body>'
             f"<h1>Start the servers of {html.escape(course.title)}</h1>"
-            f"<p>{state['students']} students have launched this course before. Starting their servers now "
+            f"<p>{state['students']} students have launched this course before (with an LTI 1.3 LMS that offers its "
+            "roster, every active learner of it is started too). Starting their servers now "
             "makes the launch at the start of class instant; servers nobody opens stop when idle.</p>"
             f"<p>Last pre-warm: {html.escape(done)}{' (running now)' if state['warming'] else ''}.</p>"
             f'<form method="post"><input type="hidden" name="_xsrf" value="{html.escape(self.xsrf_token.decode())}">'
