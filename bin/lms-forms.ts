@@ -58,6 +58,8 @@ export interface FormEnvironment {
   readonly contexts: Readonly<Record<string, readonly string[]>>;
   /** Some course sends its grades to the LMS (`gradePassback`). */
   readonly gradePassback: boolean;
+  /** Some course is pre-warmed on a schedule (`prewarm`): the LMS's roster names its students. */
+  readonly prewarm: boolean;
 }
 
 export function formEnvironment(config: ResolvedConfig, name: string, source: string): FormEnvironment {
@@ -76,6 +78,7 @@ export function formEnvironment(config: ResolvedConfig, name: string, source: st
     demoLauncher: env.demoLauncher !== undefined,
     contexts: Object.fromEntries(env.courses.map((c) => [c.id, c.contexts])),
     gradePassback: env.courses.some((c) => c.gradePassback),
+    prewarm: env.courses.some((c) => c.prewarm !== undefined),
   };
 }
 
@@ -199,7 +202,7 @@ function moodle(v: LtiVersion, env: FormEnvironment): FormSpec {
         where,
         fields: [
           { label: 'IMS LTI Assignment and Grade Services', value: option(env.gradePassback ? 'Use this service for grade sync and column management' : 'Do not use this service') },
-          { label: 'IMS LTI Names and Role Provisioning', value: option('Do not use this service') },
+          { label: 'IMS LTI Names and Role Provisioning', value: option(env.prewarm ? "Use this service to retrieve members' information as per privacy settings" : 'Do not use this service') },
           { label: 'Tool Settings', value: option('Do not use this service') },
         ],
       },
@@ -329,7 +332,7 @@ function openedx(v: LtiVersion, env: FormEnvironment): FormSpec {
           { label: 'Tool Public Key Mode', value: option('Keyset URL') },
           { label: 'Tool Keyset URL', value: out('lti13_jwks_url') },
           { label: 'LTI Assignment and Grades Service', value: option(env.gradePassback ? 'Allow tools to manage and submit grade (programmatic)' : 'Disabled') },
-          { label: 'Enable LTI NRPS', value: option('False') },
+          { label: 'Enable LTI NRPS', value: option(env.prewarm ? 'True' : 'False') },
           { label: 'Deep linking', value: option('False') },
           target,
         ],

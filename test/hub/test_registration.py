@@ -15,6 +15,7 @@ import pytest
 from conftest import CONTEXT_IDS, GOLDEN, HUBTEST, login_cookie, record_forgery
 from jupyterhub_lti_stack.contract import URL_PATHS
 from jupyterhub_lti_stack.keys import public_jwk
+from jupyterhub_lti_stack.launch import NRPS_SCOPE
 from jupyterhub_lti_stack.launch_store import LaunchStore
 from jupyterhub_lti_stack.passback import AGS_LINEITEM, AGS_SCORE
 from jupyterhub_lti_stack.registration import lti11_config_xml, lti13_config
@@ -85,8 +86,10 @@ def test_lti13_config_is_what_canvas_enter_url_accepts(name):
     # One URL for both: platforms that allow the launch URL as redirect URI need nothing else.
     assert config["target_link_uri"] == base + URL_PATHS["lti13_callback"]
     assert config["redirect_uris"] == [config["target_link_uri"]]
-    # Exactly the scopes grade passback asks the token endpoint for, all of them Canvas scopes.
-    assert config["scopes"] == [AGS_LINEITEM, AGS_SCORE] and set(config["scopes"]) <= CANVAS_SCOPES
+    # Exactly the scopes grade passback asks the token endpoint for, and the roster's where a
+    # course is pre-warmed on a schedule, all of them Canvas scopes.
+    roster = [NRPS_SCOPE] if any(c.prewarm is not None for c in stack.courses) else []
+    assert config["scopes"] == [AGS_LINEITEM, AGS_SCORE, *roster] and set(config["scopes"]) <= CANVAS_SCOPES
     [canvas] = config["extensions"]
     assert canvas["platform"] == "canvas.instructure.com"
     assert canvas["privacy_level"] in CANVAS_PRIVACY

@@ -120,6 +120,13 @@ describe('registration forms (outputs <env> --lms)', () => {
     const value = (label: string) => fields(moodle).find((f) => f.label === label)?.value;
     expect(value('IMS LTI Assignment and Grade Services')).toBe('Do not use this service');
     expect(value('Accept grades from the tool')).toBe('Never');
+    // The roster (NRPS) only where a course is pre-warmed: chem has none, hubtest's intro101 has.
+    expect(value('IMS LTI Names and Role Provisioning')).toBe('Do not use this service');
+    const hubtestMoodle = fields(lmsForms('moodle', hubtestEnv, hubtest.outputs.hubtest, { lti: '1.3', showSecrets: false })[0]);
+    expect(hubtestMoodle.find((f) => f.label === 'IMS LTI Names and Role Provisioning')?.value)
+      .toBe("Use this service to retrieve members' information as per privacy settings");
+    const hubtestEdx = fields(lmsForms('openedx', hubtestEnv, hubtest.outputs.hubtest, { lti: '1.3', showSecrets: false })[0]);
+    expect(hubtestEdx.find((f) => f.label === 'Enable LTI NRPS')?.value).toBe('True');
     expect(value('Default launch container')).toBe('Embed, without blocks');
     const [edx] = lmsForms('openedx', chem, three.outputs.chem, { showSecrets: false });
     expect(fields(edx).find((f) => f.label === 'LTI Launch Target')?.value).toBe('Inline');

@@ -33,6 +33,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.web import HTTPError
 
 from .contract import PATHS, URL_PATHS
+from .launch import NRPS_SCOPE
 from .passback import AGS_LINEITEM, AGS_SCORE
 
 TOKEN_PARAM = "jhlti_registration"
@@ -78,7 +79,8 @@ def client_registration(stack, platform_config: dict) -> dict:
     """The tool's registration request (Dynamic Registration §3.5)."""
     callback = _url(stack, "lti13_callback")
     supported = platform_config.get("scopes_supported")
-    scopes = [s for s in (AGS_LINEITEM, AGS_SCORE) if not isinstance(supported, list) or s in supported]
+    # Grades back (AGS) and the course roster for pre-warm (NRPS), as far as the platform offers them.
+    scopes = [s for s in (AGS_LINEITEM, AGS_SCORE, NRPS_SCOPE) if not isinstance(supported, list) or s in supported]
     offered = (platform_config.get(PLATFORM_CONFIGURATION) or {}).get("messages_supported")
     offered_types = {m.get("type") for m in offered if isinstance(m, dict)} if isinstance(offered, list) else None
     title = f"JupyterHub ({stack.environment})"

@@ -17,6 +17,7 @@ from jupyterhub.handlers import BaseHandler
 
 from .contract import URL_PATHS
 from .keys import jwks
+from .launch import NRPS_SCOPE
 from .passback import AGS_LINEITEM, AGS_SCORE
 from .stack import Stack
 
@@ -97,7 +98,8 @@ def lti13_config(stack: Stack) -> dict:
         "target_link_uri": launch,
         "redirect_uris": [launch],
         "public_jwk_url": url(stack, "lti13_jwks"),
-        "scopes": list(AGS_SCOPES),
+        # The roster (names and roles) only where a course is pre-warmed on a schedule (roster.py).
+        "scopes": list(AGS_SCOPES) + ([NRPS_SCOPE] if any(c.prewarm is not None for c in stack.courses) else []),
         "extensions": [
             {
                 "platform": CANVAS,
