@@ -29,6 +29,7 @@ from stack_config import (COURSES, LMS_BROWSER_URL, LMS_PORT, LTI13_CLIENT_ID, L
                           LTI13_ISSUER, PLATFORM_HOST, PREFIX, PUBLIC_URL, Course, write_config)
 
 sys.path.append(str(harness.ROOT / "test" / "peers"))
+from lti13_platform import AGS_SCOPES, NRPS_SCOPE  # noqa: E402
 from peer_container import PeerClient, PeerContainer  # noqa: E402
 
 
@@ -69,7 +70,9 @@ class E2E:
             ca_bundle=self.platform_ca,
             lti13=dict(issuer=LTI13_ISSUER, client_id=LTI13_CLIENT_ID, deployment_id=LTI13_DEPLOYMENT_ID,
                        tool_url=PUBLIC_URL, tool_jwks_url=f"http://{PREFIX}-hub:8081/hub/lti13/jwks",
-                       browser_url=LMS_BROWSER_URL),
+                       browser_url=LMS_BROWSER_URL,
+                       # grades (AGS) and the course roster (NRPS: pre-warm, test_roster.py)
+                       offered_scopes=[*AGS_SCOPES, NRPS_SCOPE]),
             lti11=dict(key=self.stack.output("lti11_consumer_key"), secret=self.stack.output("lti11_shared_secret")),
             host_port=LMS_PORT,
         )
