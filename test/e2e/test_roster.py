@@ -9,7 +9,6 @@ Needs the class of test_e2e.py in session (its teacher, the deployed stack): mar
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
@@ -17,6 +16,7 @@ import pytest
 from conftest import User
 from harness import docker, inspect, say, timed
 from lti_platform import LIS
+from prewarm_page import press_prewarm
 from stack_config import PREFIX
 from teaching import container_env, land, lti13_launch
 
@@ -24,26 +24,6 @@ pytestmark = pytest.mark.during_class
 
 COURSE = "algebra"
 CONTEXT_ID = "ctx-e2e-algebra"
-
-
-def press_prewarm(e2e, session) -> dict:
-    """The course's pre-warm page as the teacher's browser uses it: GET, POST its form; the
-    outcome of that pre-warm when it is done (its JSON state)."""
-    url = e2e.url(f"/hub/jhlti/prewarm/{COURSE}")
-    page = session.get(url, timeout=60)
-    assert page.status_code == 200, (page.status_code, page.text[:300])
-    before = session.get(url, headers={"Accept": "application/json"}, timeout=60).json()["last"]
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
-    r = session.post(url, data={"_xsrf": xsrf}, allow_redirects=False, timeout=60)
-    assert r.status_code == 302, (r.status_code, r.text[:300])
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        state = session.get(url, headers={"Accept": "application/json"}, timeout=60).json()
-        if not state["warming"] and state["last"] not in (None, before):
-            return state["last"]
-        time.sleep(1)
-    logs = docker("logs", "--tail", "60", f"{PREFIX}-hub", check=False)
-    pytest.fail(f"the pre-warm of {COURSE} did not finish in 300 s\nhub log:\n{logs}")
 
 
 def test_prewarm_from_the_lms_roster_starts_a_server_for_a_student_who_never_launched(e2e):
@@ -57,7 +37,10 @@ def test_prewarm_from_the_lms_roster_starts_a_server_for_a_student_who_never_lau
         e2e.lms.lti13.set_member(CONTEXT_ID, newbie.name, [LIS + "membership#Learner"])
         e2e.lms.lti13.set_member(CONTEXT_ID, "ro-gone", [LIS + "membership#Learner"], "Inactive")
         lti13_launch(e2e, teacher, CONTEXT_ID)  # the teacher's launch carries the roster service
-        last = press_prewarm(e2e, teacher.session)
+        last = press_prewarm(teacher.session, e2e.url(f"/hub/jhlti/prewarm/{COURSE}"), timeout=300)
+        if last is None:
+            logs = docker("logs", "--tail", "60", f"{PREFIX}-hub", check=False)
+            pytest.fail(f"the pre-warm of {COURSE} did not finish in 300 s\nhub log:\n{logs}")
         say(f"    pre-warm: {last}")
         assert not last["failed"] and last["roster"]["source"] == "roster", last
         assert newbie.name in last["started"], last

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 
 import pytest
@@ -17,6 +16,7 @@ import requests
 
 from conftest import CONTEXT_IDS, HUBTEST
 from jupyterhub_lti_stack.roster import MEMBERSHIP_TYPE, RosterError, is_learner, next_page, read_members
+from prewarm_page import press_prewarm
 
 LIS = "http://purl.imsglobal.org/vocab/lis/v2/"
 LEARNER = [LIS + "membership#Learner"]
@@ -131,19 +131,10 @@ class Api:
 
 def prewarm(lms, teacher: requests.Session) -> dict:
     """The instructor presses the course's pre-warm button; its outcome when done."""
-    url = f"{lms.url}/hub/jhlti/prewarm/{COURSE}"
-    page = teacher.get(url, timeout=30)
-    assert page.status_code == 200, (page.status_code, page.text[:300])
-    before = teacher.get(url, headers={"Accept": "application/json"}, timeout=30).json()["last"]
-    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', page.text).group(1)
-    assert teacher.post(url, data={"_xsrf": xsrf}, allow_redirects=False, timeout=30).status_code == 302
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        state = teacher.get(url, headers={"Accept": "application/json"}, timeout=30).json()
-        if not state["warming"] and state["last"] not in (None, before):
-            return state["last"]
-        time.sleep(1)
-    pytest.fail(f"pre-warm did not finish:\n{lms.log_text()[-4000:]}")
+    last = press_prewarm(teacher, f"{lms.url}/hub/jhlti/prewarm/{COURSE}")
+    if last is None:
+        pytest.fail(f"pre-warm did not finish:\n{lms.log_text()[-4000:]}")
+    return last
 
 
 def test_prewarm_starts_the_rosters_active_learners_including_those_who_never_launched(lms_hub):
