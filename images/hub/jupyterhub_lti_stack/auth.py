@@ -15,7 +15,6 @@ from dataclasses import replace
 
 import jwt
 
-from jupyterhub import orm
 from jupyterhub.handlers import BaseHandler
 from ltiauthenticator.lti11.auth import LTI11Authenticator
 from ltiauthenticator.lti11.handlers import LTI11AuthenticateHandler
@@ -41,7 +40,7 @@ from .frame import (
     finish_launch,
 )
 from .keys import SigningKey
-from .launch import INSTRUCTOR, Launch, choose_image, course_groups, course_role, lti11_launch, lti13_launch
+from .launch import INSTRUCTOR, Launch, choose_image, course_role, join_course_groups, lti11_launch, lti13_launch
 from .launch_store import LaunchRecord, LaunchStore
 from .passback import Deliverer
 from .registration import JwksHandler, Lti11ConfigHandler, Lti13ConfigHandler
@@ -405,11 +404,6 @@ class LtiStackAuthenticator(LTI13Authenticator):
         launch = auth_model["auth_state"]["jhlti"]
         course = self.stack.course(launch["course"])
         user = handler.find_user(auth_model["name"]) or handler.user_from_username(auth_model["name"])
-        missing = sorted(course_groups(course, launch["role"]) - {g.name for g in user.groups})
-        for name in missing:
-            group = orm.Group.find(handler.db, name) or orm.Group(name=name)
-            user.orm_user.groups.append(group)
-            self.log.info("Adding user %s to group %s", user.name, name)
-        if missing:  # a returning student's launch usually changes nothing here
-            handler.db.commit()
+        if join_course_groups(handler.db, user, course, launch["role"], self.log):
+            handler.db.commit()  # a returning student's launch usually changes nothing here
         return auth_model

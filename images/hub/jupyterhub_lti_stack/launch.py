@@ -125,6 +125,24 @@ def lti13_launch(id_token: dict) -> Launch:
     )
 
 
+def has_learner_role(roles) -> bool:
+    """A context Learner role (full LIS v2 URI, a Learner sub-role, or the short name)."""
+    return any(_principal(r) == ("context", "learner") for r in roles)
+
+
+def join_course_groups(db, user, course: Course, role: str, log=None) -> list[str]:
+    """Add the user to the course's groups for `role` (course_groups), keeping all others; the
+    names added (none: nothing is written). The caller commits."""
+    from jupyterhub import orm
+
+    missing = sorted(course_groups(course, role) - {g.name for g in user.groups})
+    for name in missing:
+        user.orm_user.groups.append(orm.Group.find(db, name) or orm.Group(name=name))
+        if log is not None:
+            log.info("Adding user %s to group %s", user.name, name)
+    return missing
+
+
 def course_groups(course: Course, role: str) -> set[str]:
     """nbgrader's multi-course convention: everyone in nbgrader-<c>, teachers also in formgrade-<c>."""
     if role == INSTRUCTOR:

@@ -21,12 +21,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin
 
-from jupyterhub import orm
 from jupyterhub.apihandlers import APIHandler
 from tornado import web
 
 from .contract import BUILT_IN_SERVICES
-from .launch import NRPS_SCOPE, STUDENT, _principal, course_groups, course_role
+from .launch import NRPS_SCOPE, STUDENT, course_role, has_learner_role, join_course_groups
 from .launch_store import LaunchRecord
 
 MEMBERSHIP_TYPE = "application/vnd.ims.lti-nrps.v2.membershipcontainer+json"
@@ -61,8 +60,7 @@ def is_learner(member: dict) -> bool:
         roles = [roles]
     if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
         return False
-    learner = any(_principal(r) == ("context", "learner") for r in roles)
-    return learner and course_role(roles) == STUDENT
+    return has_learner_role(roles) and course_role(roles) == STUDENT
 
 
 async def read_members(fetch: Fetch, url: str, token: str) -> list[dict]:
@@ -152,10 +150,7 @@ class RosterHandler(APIHandler):
         added = 0
         for name in sorted(names):
             user = self.find_user(name) or self.user_from_username(name)
-            have = {g.name for g in user.groups}
-            for group in sorted(course_groups(course, STUDENT) - have):
-                user.orm_user.groups.append(orm.Group.find(self.db, group) or orm.Group(name=group))
-                added += 1
+            added += len(join_course_groups(self.db, user, course, STUDENT))
         if added:
             self.db.commit()
         roster = Roster(source.platform, source.nrps_url, len(members), tuple(sorted(names)))
