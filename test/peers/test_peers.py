@@ -402,13 +402,16 @@ def test_ags_needs_a_valid_unrevoked_token(platform, tool_keys, ags):
 
 def test_ags_token_expires(tool_keys):
     p = Lti13Platform(issuer=ISSUER, client_id=CLIENT_ID, deployment_id=DEPLOYMENT_ID, tool_jwks_url=tool_keys.url,
-                      token_lifetime=1).start()
+                      token_lifetime=3).start()
     try:
         p.enroll("c", "u")
         session = http_session()
         token = access_token(session, p, tool_keys)
+        # exp is whole seconds (iat truncated + 3): the token is valid for 2 to 3 s, so a loaded machine
+        # still uses it in time; then wait until its exp has passed
         assert session.get(p.lineitems_url("c"), headers={"Authorization": f"Bearer {token}"}).status_code == 200
-        time.sleep(2.1)
+        exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+        time.sleep(max(0.0, exp - time.time()) + 1.1)
         r = session.get(p.lineitems_url("c"), headers={"Authorization": f"Bearer {token}"})
         assert r.status_code == 401 and "expired" in r.json()["error_description"].lower()
     finally:
