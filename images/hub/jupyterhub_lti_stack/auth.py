@@ -42,6 +42,7 @@ from .frame import (
 from .keys import SigningKey
 from .launch import INSTRUCTOR, Launch, choose_image, course_role, join_course_groups, lti11_launch, lti13_launch
 from .launch_store import LaunchRecord, LaunchStore
+from .lti_services import ServiceClient
 from .passback import Deliverer
 from .registration import JwksHandler, Lti11ConfigHandler, Lti13ConfigHandler
 from .stack import Lti13Platform, Stack
@@ -240,6 +241,7 @@ class LtiStackAuthenticator(LTI13Authenticator):
     )
     _store = None
     _passback = None
+    _services = None
 
     @property
     def launch_store(self) -> LaunchStore:
@@ -248,10 +250,18 @@ class LtiStackAuthenticator(LTI13Authenticator):
         return self._store
 
     @property
+    def lti_services(self) -> ServiceClient:
+        """The client of the platforms' services (lti_services.py) with the tool's keys: one token cache
+        for grade passback and the roster."""
+        if self._services is None:
+            self._services = ServiceClient(self.stack, self.signing_keys)
+        return self._services
+
+    @property
     def passback(self) -> Deliverer:
-        """Grade passback (passback.py), sharing the launch store's records and the tool's keys."""
+        """Grade passback (passback.py), sharing the launch store's records and the services client."""
         if self._passback is None:
-            self._passback = Deliverer(self.stack, self.launch_store, self.signing_keys, self.consumers, self.log)
+            self._passback = Deliverer(self.stack, self.launch_store, self.lti_services, self.consumers, self.log)
         return self._passback
 
     def login_url(self, base_url):

@@ -7,8 +7,9 @@ launch record of that student in that course (launch_store.py), so a score only 
 platform, context and user id the student's own launch of that course named:
 
 - LTI 1.3 (Assignment and Grade Services): an access token by the OAuth2 client-credentials
-  grant with a JWT client assertion signed by the tool's key; one line item per nbgrader
-  assignment in the context (found again by its resourceId, created once); a score per student.
+  grant with a JWT client assertion signed by the tool's key (lti_services.py, shared with the
+  course roster); one line item per nbgrader assignment in the context (found again by its
+  resourceId, created once); a score per student.
 - LTI 1.1 (Basic Outcomes): replaceResultRequest with the ratio score / max score, OAuth 1.0a
   signed with a body hash, to the outcome service URL and result sourcedid of the student's
   launch of the link whose custom parameter `assignment` names the assignment.
@@ -27,14 +28,12 @@ from datetime import datetime, timezone
 from urllib.parse import urlencode, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
-import jwt
 from jupyterhub.apihandlers import APIHandler
 from oauthlib.oauth1 import Client as OAuth1Client
 from tornado import web
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from .keys import SigningKey
 from .launch_store import LaunchRecord, LaunchStore
+from .lti_services import ServiceClient, ServiceError, http_error
 from .stack import Stack
 
 AGS_LINEITEM = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
@@ -42,9 +41,7 @@ AGS_SCORE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 LINEITEM_TYPE = "application/vnd.ims.lis.v2.lineitem+json"
 LINEITEMS_TYPE = "application/vnd.ims.lis.v2.lineitemcontainer+json"
 SCORE_TYPE = "application/vnd.ims.lis.v1.score+json"
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ATTEMPTS = 8
-TIMEOUT = 20.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS passback (
@@ -71,13 +68,8 @@ CREATE TABLE IF NOT EXISTS lineitems (
 """
 
 
-class PassbackError(Exception):
-    """A delivery failed; `retry` says whether trying again later can help."""
-
-    def __init__(self, message: str, retry: bool = True, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry = retry
-        self.retry_after = retry_after
+class PassbackError(ServiceError):
+    """A delivery failed for a reason of its own (no launch to send it with, the LMS refused it)."""
 
 
 @dataclass(frozen=True)
@@ -161,7 +153,7 @@ class PassbackQueue:
                 (now, e.course, e.assignment, e.student, e.score),
             )
 
-    def failed(self, e: Entry, error: PassbackError, now: float) -> None:
+    def failed(self, e: Entry, error: ServiceError, now: float) -> None:
         attempts = e.attempts + 1
         if not error.retry:
             status, next_try = "blocked", now
@@ -196,72 +188,9 @@ class PassbackQueue:
 class Deliverer:
     """Sends queued scores with the clients of both protocols."""
 
-    def __init__(self, stack: Stack, store: LaunchStore, keys: tuple[SigningKey, ...], consumers: dict[str, str], log):
-        self.stack, self.store, self.keys, self.consumers, self.log = stack, store, keys, consumers, log
+    def __init__(self, stack: Stack, store: LaunchStore, services: ServiceClient, consumers: dict[str, str], log):
+        self.stack, self.store, self.services, self.consumers, self.log = stack, store, services, consumers, log
         self.queue = PassbackQueue(store)
-        self.http = AsyncHTTPClient()
-        self._tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
-
-    async def _fetch(self, url: str, method: str = "GET", body: str | None = None, headers: dict | None = None) -> tuple[int, dict, str]:
-        request = HTTPRequest(url, method=method, body=body, headers=headers or {}, request_timeout=TIMEOUT, follow_redirects=False)
-        try:
-            response = await self.http.fetch(request, raise_error=False)
-        except (OSError, HTTPClientError) as e:
-            raise PassbackError(f"{method} {url}: {e}") from e
-        if response.code == 599:
-            raise PassbackError(f"{method} {url}: {response.error}")
-        if response.code == 401 and (headers or {}).get("Authorization", "").startswith("Bearer "):
-            self._tokens.clear()  # revoked or expired early (an LMS restart): get a new one next time
-        return response.code, dict(response.headers), (response.body or b"").decode("utf-8", "replace")
-
-    async def fetch(self, url: str, method: str = "GET", body: str | None = None, headers: dict | None = None) -> tuple[int, dict, str]:
-        """(status, headers, text) of one request to the platform, with its token's error handling."""
-        return await self._fetch(url, method, body, headers)
-
-    @staticmethod
-    def _http_error(what: str, code: int, headers: dict, text: str) -> PassbackError:
-        retry_after = None
-        if code == 429 and headers.get("Retry-After", "").isdigit():
-            retry_after = float(headers["Retry-After"])
-        # 4xx other than these will not heal by themselves: blocked until the instructor resends.
-        retry = code >= 500 or code in (401, 403, 408, 409, 429)
-        return PassbackError(f"{what}: HTTP {code} {text[:200].strip()}", retry=retry, retry_after=retry_after)
-
-    async def access_token(self, issuer: str, client_id: str, scopes: tuple[str, ...]) -> str:
-        platform = self.stack.lti13.platform(issuer, client_id)
-        if platform is None:
-            raise PassbackError(
-                f"the launch came from {issuer} (client id {client_id!r}), which is no longer an LTI 1.3 platform "
-                "of this environment: add it back to lti13 in the config, or the student launches from a configured one",
-                retry=False,
-            )
-        token_url = platform.token_url
-        if not token_url:
-            raise PassbackError(f"no tokenUrl for the LTI 1.3 platform {issuer} in the stack config: LTI 1.3 grade passback cannot run", retry=False)
-        cache_key = (token_url, client_id, " ".join(scopes))
-        cached = self._tokens.get(cache_key)
-        if cached and cached[1] > time.time() + 30:
-            return cached[0]
-        key = self.keys[0]
-        now = int(time.time())
-        assertion = jwt.encode(
-            {"iss": client_id, "sub": client_id, "aud": token_url, "iat": now, "exp": now + 300, "jti": uuid.uuid4().hex},
-            key.private_pem(), algorithm="RS256", headers={"kid": key.kid},
-        )
-        body = urlencode({
-            "grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-            "client_assertion": assertion, "scope": " ".join(scopes),
-        })
-        code, headers, text = await self._fetch(token_url, "POST", body, {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
-        if code != 200:
-            raise self._http_error("token endpoint", code, headers, text)
-        try:
-            answer = json.loads(text)
-            token = answer["access_token"]
-        except (ValueError, KeyError) as e:
-            raise PassbackError(f"token endpoint: no access_token in its answer ({text[:120]!r})") from e
-        self._tokens[cache_key] = (token, time.time() + float(answer.get("expires_in", 300)))
-        return token
 
     async def _lineitem(self, launch: LaunchRecord, e: Entry, token: str) -> str:
         container = launch.ags["lineitems"]
@@ -271,17 +200,17 @@ class Deliverer:
             return known
         auth = {"Authorization": f"Bearer {token}"}
         sep = "&" if "?" in container else "?"
-        code, headers, text = await self._fetch(f"{container}{sep}{urlencode({'resource_id': rid})}", headers={**auth, "Accept": LINEITEMS_TYPE})
+        code, headers, text = await self.services.request(f"{container}{sep}{urlencode({'resource_id': rid})}", headers={**auth, "Accept": LINEITEMS_TYPE})
         if code != 200:
-            raise self._http_error("line items", code, headers, text)
+            raise http_error("line items", code, headers, text)
         found = [item for item in json.loads(text or "[]") if item.get("resourceId") == rid]
         if found:
             url = found[0]["id"]
         else:
             item = {"scoreMaximum": e.max_score, "label": e.label, "resourceId": rid, "tag": e.assignment}
-            code, headers, text = await self._fetch(container, "POST", json.dumps(item), {**auth, "Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE})
+            code, headers, text = await self.services.request(container, "POST", json.dumps(item), {**auth, "Content-Type": LINEITEM_TYPE, "Accept": LINEITEM_TYPE})
             if code not in (200, 201):
-                raise self._http_error("create line item", code, headers, text)
+                raise http_error("create line item", code, headers, text)
             url = json.loads(text)["id"]
             self.log.info("grade passback: created line item %s for %s/%s", url, e.course, e.assignment)
         self.queue.remember_lineitem(container, rid, url)
@@ -296,7 +225,7 @@ class Deliverer:
                 "and scores; enable grade sync (AGS) in the tool's LMS registration, then the student launches again",
                 retry=False,
             )
-        token = await self.access_token(launch.platform, launch.client_id or "", (AGS_LINEITEM, AGS_SCORE))
+        token = await self.services.access_token(launch.platform, launch.client_id or "", (AGS_LINEITEM, AGS_SCORE), "grade passback")
         if launch.custom.get("assignment") == e.assignment and ags.get("lineitem"):
             lineitem = ags["lineitem"]  # the line item the platform made for this assignment's link
         else:
@@ -306,12 +235,12 @@ class Deliverer:
             "activityProgress": "Completed", "gradingProgress": "FullyGraded",
             "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         }
-        code, headers, text = await self._fetch(
+        code, headers, text = await self.services.request(
             _with_path_suffix(lineitem, "/scores"), "POST", json.dumps(score),
             {"Authorization": f"Bearer {token}", "Content-Type": SCORE_TYPE},
         )
         if code not in (200, 201, 202, 204):
-            raise self._http_error("score", code, headers, text)
+            raise http_error("score", code, headers, text)
 
     async def send_lti11(self, launch: LaunchRecord, e: Entry) -> None:
         secret = self.consumers.get(launch.platform)
@@ -330,9 +259,9 @@ class Deliverer:
         )
         client = OAuth1Client(launch.platform, client_secret=secret)
         url, headers, signed = client.sign(launch.outcome_service_url, "POST", body=body, headers={"Content-Type": "application/xml"})
-        code, response_headers, text = await self._fetch(url, "POST", signed, headers)
+        code, response_headers, text = await self.services.request(url, "POST", signed, headers)
         if code != 200:
-            raise self._http_error("replaceResult", code, response_headers, text)
+            raise http_error("replaceResult", code, response_headers, text)
         if "<imsx_codeMajor>success</imsx_codeMajor>" not in text.replace(" ", ""):
             raise PassbackError(f"replaceResult: the LMS did not report success: {text[:200]}", retry=False)
 
@@ -364,7 +293,7 @@ class Deliverer:
         for e in self.queue.due(time.time()):
             try:
                 await self.deliver(e)
-            except PassbackError as error:
+            except ServiceError as error:
                 self.queue.failed(e, error, time.time())
                 self.log.warning("grade passback %s/%s for %s: %s", e.course, e.assignment, e.student, error)
             else:

@@ -124,12 +124,12 @@ class RosterHandler(APIHandler):
         if source is None:
             self.finish({"source": "none", "reason": "no LTI 1.3 launch of this course carried the LMS's names and roles service"})
             return
-        deliverer = authenticator.passback
+        services = authenticator.lti_services
         try:
-            token = await deliverer.access_token(source.platform, source.client_id or "", (NRPS_SCOPE,))
+            token = await services.access_token(source.platform, source.client_id or "", (NRPS_SCOPE,), "the course roster")
 
             async def fetch(url: str, headers: dict) -> tuple[int, dict, str]:
-                return await deliverer.fetch(url, "GET", None, headers)
+                return await services.request(url, "GET", None, headers)
 
             members = await read_members(fetch, source.nrps_url, token)
         except Exception as e:  # noqa: BLE001 - reported to the pre-warm, which falls back
