@@ -21,6 +21,7 @@ Results: printed, and written to .gen/bench/results.json and .gen/bench/results.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -41,6 +42,7 @@ sys.path.insert(0, str(E2E_DIR))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cgroup import cpu_seconds  # noqa: E402
+from host_cpu import HostCpu  # noqa: E402
 
 # The e2e modules read the environment's name and port from stack_config at import: point them
 # at the bench environment before anything else imports them.
@@ -405,17 +407,19 @@ def measure_floor(bench: Bench, warm: User) -> dict:
                 except requests.RequestException:
                     time.sleep(0.1)
 
+        window = HostCpu()
         t0 = time.monotonic()
         threads = [threading.Thread(target=one, args=(i, t0)) for i in range(n)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(360)
+        host_result = window.result(n)
         for i in range(n):
             docker("rm", "-f", f"{PREFIX}-floorc-{i}", check=False)
             docker("volume", "rm", f"{PREFIX}-floorc-{i}-home", check=False)
         vals = list(done.values())
-        result["concurrent"][n] = {"ok": len(vals), **(summary(vals) if vals else {})}
+        result["concurrent"][n] = {"ok": len(vals), **(summary(vals) if vals else {}), "host": host_result}
         say(f"    floor, {n} at once: {len(vals)}/{n} answered; p50 {statistics.median(vals) if vals else float('nan'):.1f} s, "
             f"max {max(vals, default=float('nan')):.1f} s")
     return result
@@ -469,6 +473,7 @@ def measure_rush(bench: Bench, n: int, tag: str, *, keep: bool = False, names: l
     sampler = HubSampler()
     sampler.start()
     barrier = threading.Barrier(n)
+    window = HostCpu()
 
     def go(u: User):
         try:
@@ -484,16 +489,17 @@ def measure_rush(bench: Bench, n: int, tag: str, *, keep: bool = False, names: l
     for t in threads:
         t.join(READY_TIMEOUT + 120)
     wall = time.monotonic() - t0
+    ok = [u.seconds for u in users if u.seconds is not None and not u.error]
+    host_result = window.result(len(ok))
     hub = sampler.result()
     hub["cpu_seconds"] = hub_cpu() - h0
-    ok = [u.seconds for u in users if u.seconds is not None and not u.error]
     cpu = [u.cpu for u in users if u.cpu is not None and not u.error]
     errors = [f"{u.name}: {u.error}" for u in users if u.error]
     for e in errors[:5]:
         say(f"    FAILED {e}")
     result = {**(summary(ok) if ok else {}), "n": n, "ok": len(ok), "success": len(ok) / n, "wall": wall,
               "attached": sum(u.attached for u in users),
-              "hub": hub, "errors": errors, "cpu": summary(cpu) if cpu else None,
+              "hub": hub, "host": host_result, "errors": errors, "cpu": summary(cpu) if cpu else None,
               "cpu_per_start": (sum(cpu) + hub["cpu_seconds"]) / len(cpu) if cpu else None}
     say(f"    rush N={n}: {len(ok)}/{n} ready; p50 {result.get('p50', float('nan')):.1f} s, p95 "
         f"{result.get('p95', float('nan')):.1f} s, max {result.get('max', float('nan')):.1f} s; hub CPU max "
@@ -647,6 +653,14 @@ def targets(r: dict) -> list[str]:
     ]
     out = ["| start of class (issue 14) | before | this run | target | met |", "|---|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    w = (cold or {}).get("host") or {}
+    if w.get("per_start") and single:
+        need = 10 * single["p50"] * w["cores"] / math.ceil(0.95 * cold["n"])
+        out += ["", f"Cold rush of {cold['n']}: the host's {w['cores']} cores were {100 * w['utilization']:.0f}% busy; the stack and the "
+                f"engine used {f(w['per_start'], 2)} CPU-s per start (all processes but the benchmark's own clients), so "
+                f"{math.ceil(0.95 * cold['n'])} starts need {f(w['cpu_bound_p95'])} s of these cores whatever the order "
+                f"({f(w['cpu_bound_p95'] / single['p50'])}x the single launch p50). p95 <= 10x the single launch "
+                f"({f(10 * single['p50'])} s) needs at most {f(need, 2)} CPU-s per start at this single launch."]
     if warm:
         p = warm["prewarm"]
         out += ["", f"Pre-warm: {p['started']} servers of {p['students']} known students started in {f(p['seconds'])} s "
@@ -654,6 +668,13 @@ def targets(r: dict) -> list[str]:
                 f"then {warm.get('attached', 'n/a')}/{warm['n']} launches found their server running (the launch led "
                 f"the browser straight to it, followed as a browser does), {warm['ok']}/{warm['n']} reached JupyterLab: p50 {f(warm.get('p50'), 2)} s, p95 {f(warm95, 2)} s, max {f(warm.get('max'), 2)} s."]
     return out
+
+
+def host_note(w: dict | None) -> str:
+    if not w or w.get("per_start") is None:
+        return ""
+    return (f"; host {f(w['per_start'], 2)} CPU-s per start (all but the bench's own), cores busy "
+            f"{100 * w['utilization']:.0f}%, p95 the CPU alone needs {f(w['cpu_bound_p95'])} s")
 
 
 def report() -> str:
@@ -666,7 +687,7 @@ def report() -> str:
     if floor:
         add(f"| floor: `docker run` course image -> server answers HTTP | {floor['n']} | {f(floor['p50'], 2)} | {f(floor['p95'], 2)} | {f(floor['max'], 2)} | same image/cmd/env/user/caps/limits/volumes/network as a user server; CPU-s p50 {f(floor['cpu']['p50'], 2)} |")
         for n, c in floor.get("concurrent", {}).items():
-            add(f"| floor, {n} `docker run` at once (no hub) -> all answer | {c['ok']}/{n} | {f(c.get('p50'), 1)} | {f(c.get('p95'), 1)} | {f(c.get('max'), 1)} | what the machine allows a rush of {n} |")
+            add(f"| floor, {n} `docker run` at once (no hub) -> all answer | {c['ok']}/{n} | {f(c.get('p50'), 1)} | {f(c.get('p95'), 1)} | {f(c.get('max'), 1)} | what the machine allows a rush of {n}{host_note(c.get('host'))} |")
     else:
         add("| floor | not measured | | | | |")
     if single:
@@ -679,13 +700,15 @@ def report() -> str:
         add("")
         add(f"Rush ({tag}):")
         add("")
-        add("| N | success | p50 (s) | p95 (s) | max (s) | round wall (s) | CPU-s per start (server p50 + hub share) | hub CPU max / mean (%) | hub mem first / max (MiB) | p95 / single p50 |")
-        add("|---|---|---|---|---|---|---|---|---|---|")
+        add("| N | success | p50 (s) | p95 (s) | max (s) | round wall (s) | CPU-s per start (server p50 + hub share) | host CPU-s per start (all but the bench) / cores busy | p95 the CPU alone needs | hub CPU max / mean (%) | hub mem first / max (MiB) | p95 / single p50 |")
+        add("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for x in rounds:
             h = x["hub"]
             rel = x["p95"] / single["p50"] if single and "p95" in x else None
             cpu = f"{f(x.get('cpu_per_start'), 2)} ({f(x['cpu']['p50'], 2)} + {f(h['cpu_seconds'] / max(x['ok'], 1), 2)})" if x.get("cpu") else "n/a"
-            add(f"| {x['n']} | {x['ok']}/{x['n']} ({100 * x['success']:.0f}%) | {f(x.get('p50'))} | {f(x.get('p95'))} | {f(x.get('max'))} | {f(x['wall'])} | {cpu} | {h['cpu_max']:.0f} / {h['cpu_mean']:.0f} ({h['samples']} samples) | {h['mem_first_mib']:.0f} / {h['mem_max_mib']:.0f} | {f(rel)}x |")
+            w = x.get("host") or {}
+            busy = f"{f(w.get('per_start'), 2)} / {100 * w['utilization']:.0f}%" if w.get("utilization") is not None else "n/a"
+            add(f"| {x['n']} | {x['ok']}/{x['n']} ({100 * x['success']:.0f}%) | {f(x.get('p50'))} | {f(x.get('p95'))} | {f(x.get('max'))} | {f(x['wall'])} | {cpu} | {busy} | {f(w.get('cpu_bound_p95'))} | {h['cpu_max']:.0f} / {h['cpu_mean']:.0f} ({h['samples']} samples) | {h['mem_first_mib']:.0f} / {h['mem_max_mib']:.0f} | {f(rel)}x |")
     rd = r.get("redeploy")
     add("")
     if rd:
