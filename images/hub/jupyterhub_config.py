@@ -10,7 +10,7 @@ from jupyterhub_lti_stack import hub, passback, prewarm, roster
 from jupyterhub_lti_stack.auth import LtiStackAuthenticator
 from jupyterhub_lti_stack.contract import PATHS, SECRET_FILES, SHARED_LAYOUT, START_CAPABILITIES
 from jupyterhub_lti_stack.keys import load_signing_keys
-from jupyterhub_lti_stack.spawner import CourseDockerSpawner, CourseSwarmSpawner, prepare_shared_directories
+from jupyterhub_lti_stack.spawner import NO_HEALTHCHECK, CourseDockerSpawner, CourseSwarmSpawner, prepare_shared_directories
 from jupyterhub_lti_stack.stack import load_secrets, load_stack, stack_path
 
 c = get_config()  # noqa: F821
@@ -87,8 +87,9 @@ if stack.swarm is None:
     }
     c.CourseDockerSpawner.legacy_home_template = stack.docker.legacy_home_volume_template
     c.DockerSpawner.pull_policy = "never"  # images are built by Terraform before any spawn
-    # jhlti-start begins as root only to hand its home to NB_UID, then drops every privilege
-    c.DockerSpawner.extra_create_kwargs = {"user": "0"}
+    # jhlti-start begins as root only to hand its home to NB_UID, then drops every privilege;
+    # no health check (spawner.NO_HEALTHCHECK; also for allowedImages the stack does not build).
+    c.DockerSpawner.extra_create_kwargs = {"user": "0", "healthcheck": NO_HEALTHCHECK}
     c.DockerSpawner.extra_host_config = {
         "cap_drop": ["ALL"],
         "cap_add": list(START_CAPABILITIES),
@@ -113,6 +114,7 @@ else:
         "user": "0",
         "cap_drop": ["ALL"],
         "cap_add": [f"CAP_{cap}" for cap in START_CAPABILITIES],
+        "healthcheck": NO_HEALTHCHECK,
     }
     # A server that stops itself (idle) stays stopped; one whose node fails is started again elsewhere.
     c.SwarmSpawner.extra_task_spec = {"restart_policy": RestartPolicy(condition="on-failure", max_attempts=3)}

@@ -200,8 +200,11 @@ def test_2b_one_student_two_courses(e2e):
             assert limits == (courses[u.course]["limits"]["memory_bytes"], courses[u.course]["limits"]["cpus"])
             assert timeout.endswith(f"={courses[u.course]['idle_cull_seconds']}")
             assert mounts == sorted([f"{PREFIX}-exchange", f"{PREFIX}-home-erin--{u.server}", legacy])
+            # no container health check (docker-stacks images declare one: a Python process every few seconds)
+            assert info["Config"].get("Healthcheck") == {"Test": ["NONE"]} and "Health" not in info["State"], info["Config"].get("Healthcheck")
             assert as_user(u, "cat ~/home-before-courses/notes.txt").stdout.strip() == "from before"
         assert courses["physics"]["limits"]["memory_bytes"] == 768 * 1024**2 and courses["physics"]["idle_cull_seconds"] == 900
+        assert inspect(f"{PREFIX}-grader-algebra")["Config"].get("Healthcheck") == {"Test": ["NONE"]}  # the course image's
         assert a.uid == b.uid, "one Unix identity per user"
         as_user(a, "echo algebra > ~/only-in-algebra.txt")
         as_user(b, "echo physics > ~/only-in-physics.txt")

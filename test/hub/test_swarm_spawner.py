@@ -17,7 +17,7 @@ from traitlets.config import PyFileConfigLoader
 
 from jupyterhub_lti_stack import contract
 from jupyterhub_lti_stack.contract import SHARED_LAYOUT, START_CAPABILITIES
-from jupyterhub_lti_stack.spawner import CourseSwarmSpawner, prepare_shared_directories
+from jupyterhub_lti_stack.spawner import NO_HEALTHCHECK, CourseSwarmSpawner, prepare_shared_directories
 from jupyterhub_lti_stack.stack import parse_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +78,8 @@ def test_production_config_on_a_swarm(shared, stack, tmp_path, monkeypatch):
     assert c.SwarmSpawner.extra_create_kwargs == {}  # the single host's {"user": "0"} is no create_service argument
     assert c.SwarmSpawner.extra_endpoint_spec == {"mode": "vip"}
     assert c.SwarmSpawner.extra_placement_spec == {"constraints": ["node.role==worker"]}
-    assert c.SwarmSpawner.extra_container_spec == {"user": "0", "cap_drop": ["ALL"], "cap_add": [f"CAP_{x}" for x in START_CAPABILITIES]}
+    assert c.SwarmSpawner.extra_container_spec == {"user": "0", "cap_drop": ["ALL"], "cap_add": [f"CAP_{x}" for x in START_CAPABILITIES],
+                                                   "healthcheck": {"Test": ["NONE"]}}
     assert c.SwarmSpawner.extra_task_spec["restart_policy"]["Condition"] == "on-failure"
     assert "volumes" not in c.DockerSpawner  # no Docker volumes: the homes are on the shared filesystem
     assert c.DockerSpawner.network_name == stack.docker.network
@@ -93,7 +94,8 @@ def test_a_course_server_service(shared, stack, monkeypatch):
         stack=stack, user=user, orm_spawner=SimpleNamespace(name=course.server_name, server=None, state=None, id=1), hub=SimpleNamespace(api_url="http://jhlti-cluster-hub:8081/hub/api", public_host="", url="/hub/"),
         network_name=stack.docker.network, use_internal_ip=True, extra_create_kwargs={},
         extra_endpoint_spec={"mode": stack.swarm.endpoint_mode}, extra_placement_spec={"constraints": list(stack.swarm.constraints)},
-        extra_container_spec={"user": "0", "cap_drop": ["ALL"], "cap_add": [f"CAP_{x}" for x in START_CAPABILITIES]},
+        extra_container_spec={"user": "0", "cap_drop": ["ALL"], "cap_add": [f"CAP_{x}" for x in START_CAPABILITIES],
+                              "healthcheck": NO_HEALTHCHECK},
         name_template=stack.docker.server_name_template, uid_map_dir=str(shared / "uids"),
     )
     calls = []
@@ -122,6 +124,7 @@ def test_a_course_server_service(shared, stack, monkeypatch):
     ]
     assert container["Image"] == course.image and course.image.startswith("registry.example.test:5000/")
     assert (container["User"], container["CapabilityDrop"], container["CapabilityAdd"]) == ("0", ["ALL"], [f"CAP_{x}" for x in START_CAPABILITIES])
+    assert container["Healthcheck"] == {"Test": ["NONE"]}  # not the image's (docker-stacks declare one)
     assert task["Placement"]["Constraints"] == ["node.role==worker"]
     assert task["Resources"]["Limits"] == {"MemoryBytes": course.limits.memory_bytes, "NanoCPUs": int(course.limits.cpus * 1e9)}
     assert kwargs["endpoint_spec"]["Mode"] == "vip" and "Ports" not in kwargs["endpoint_spec"]  # reached by service name only

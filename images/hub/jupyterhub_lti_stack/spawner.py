@@ -23,6 +23,12 @@ from .launch import choose_image
 from .stack import Course, Stack, Swarm
 from .uidmap import record_uid
 
+# A user server runs no container health check. docker-stacks images declare one (a Python
+# process, with requests and jupyter_core imported, every few seconds in every server): with a
+# class of servers running that is a steady share of the host's CPU for a status no part of the
+# stack reads (the hub checks its servers over HTTP). The course image turns it off as well.
+NO_HEALTHCHECK = {"Test": ["NONE"]}  # the Docker API's form: create_container and a service's ContainerSpec take it as is
+
 
 class CourseSpawnerMixin(LoggingConfigurable):
     """Course, image, limits and Unix uid of a course server, decided at spawn time.
