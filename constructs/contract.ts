@@ -92,10 +92,13 @@ export const GRADER_UID_MIN = 1001;
 export const GRADER_UID_MAX = UID_BASE - 1;
 
 /**
- * Capabilities `jhlti-start` needs to hand the home (and course) directory to NB_UID before it
- * drops every privilege; user servers and graders get exactly these on top of `cap_drop ALL`.
+ * Capabilities a user server's or grader's container starts with, on top of `cap_drop ALL`:
+ * those `jhlti-start` needs to hand the home (and course) directory to NB_UID before it drops
+ * every privilege, and KILL for the container's init (tini, root), which passes `docker stop`'s
+ * SIGTERM on to the server running under another uid (without it tini dies and the server is
+ * killed instead of shutting its kernels and extensions down). The server itself has none.
  */
-export const START_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETGID', 'SETPCAP', 'SETUID'] as const;
+export const START_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'KILL', 'SETGID', 'SETPCAP', 'SETUID'] as const;
 
 /** File names under PATHS.hubSecretsDir. Each holds one hex string. */
 export const SECRET_FILES = {

@@ -211,13 +211,18 @@ def test_2b_one_student_two_courses(e2e):
         assert as_user(b, "test -e ~/only-in-algebra.txt", check=False).returncode != 0, "a file of A is visible in B"
         # Stop B the way the idle culler does (its token, its API call): A keeps running.
         token = docker("exec", f"{PREFIX}-hub", "cat", "/srv/jupyterhub/secrets/service-token-idle-culler")
-        a_id = inspect(a.container, "{{.Id}}")
+        a_id, b_id = inspect(a.container, "{{.Id}}"), inspect(b.container, "{{.Id}}")
+        since = docker("info", "--format", "{{.SystemTime}}")
         r = e2e.browser().delete(e2e.url(f"/hub/api/users/erin/servers/{b.server}"), headers={"Authorization": f"token {token}"}, timeout=60)
         assert r.status_code in (202, 204), r.text
         deadline = time.monotonic() + 60
         while b.container in names("container") and time.monotonic() < deadline:
             time.sleep(0.5)
         assert b.container not in names("container") and inspect(a.container, "{{.Id}}") == a_id
+        # It shut down (SIGTERM passed on by the container's init) rather than being killed: exit 0.
+        died = docker("events", "--since", since, "--until", docker("info", "--format", "{{.SystemTime}}"),
+                      "--filter", f"container={b_id}", "--filter", "event=die", "--format", '{{index .Actor.Attributes "exitCode"}}')
+        assert died.split() == ["0"], f"B's container exited with {died!r}, not by shutting down"
         server_status(e2e, a)
         # Relaunching A returns to the same server; relaunching B starts it again, its files kept.
         land(e2e, a, lti13_launch(e2e, a, contexts["algebra"]), running=True)
